@@ -1,0 +1,74 @@
+"""Shared plumbing of ``tools/train.py`` and ``tools/test.py``: config loading and short errors."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from mmengine.config import Config, DictAction
+
+from flexseg.compat import adapt_config_to_device, allow_mmengine_checkpoints, init_cpu_distributed
+
+DEBUG_ENV = "FLEXSEG_DEBUG"
+# Errors caused by what the user passed: reported in one line instead of a deep traceback.
+USER_ERRORS = (FileNotFoundError, NotADirectoryError, KeyError, ValueError, TypeError,
+               ImportError, AttributeError)
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--work-dir", help="directory for logs and checkpoints "
+                        "(default: work_dirs/<config name>)")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+                        help="override config keys, e.g. train_cfg.max_iters=100")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
+                        default="none", help="job launcher")
+    # torchrun passes --local-rank/--local_rank to older launch styles.
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Read the config, apply overrides and make it run on this machine."""
+    path = Path(args.config)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    cfg = Config.fromfile(str(path))
+    if args.cfg_options:
+        unknown = _unknown_top_level_keys(cfg, args.cfg_options)
+        if unknown:
+            raise KeyError(f"--cfg-options sets unknown config keys: {', '.join(unknown)} "
+                           f"(top-level keys of {path}: {', '.join(sorted(cfg.keys()))})")
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get("work_dir") is None:
+        cfg.work_dir = str(Path("work_dirs") / path.stem)
+    adapt_config_to_device(cfg)
+    init_cpu_distributed(args.launcher)
+    allow_mmengine_checkpoints()
+    return cfg
+
+
+def _unknown_top_level_keys(cfg: Config, options: dict) -> list[str]:
+    """Keys whose first component the config does not have (a typo would be silently added)."""
+    return sorted({key for key in options if key.split(".")[0] not in cfg})
+
+
+def run_cli(main: Callable[[], None]) -> None:
+    """Run ``main``; report user errors in one line unless FLEXSEG_DEBUG=1."""
+    try:
+        main()
+    except USER_ERRORS as error:
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        message = str(error).strip("'\"") or type(error).__name__
+        print(f"error: {message}", file=sys.stderr)
+        print(f"(set {DEBUG_ENV}=1 for the full traceback)", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        traceback.print_exc(limit=0)
+        sys.exit(130)

@@ -1,0 +1,80 @@
+"""The contract every flexible backbone follows.
+
+The sampler, the multi-budget evaluation, FLOP counting and export talk only to this contract, so
+a new kind of flexibility is one new backbone file.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch.nn as nn
+
+
+@dataclass(frozen=True)
+class Choice(abc.ABC):
+    """One sub-network of a flexible backbone: hashable, printable, with a stable string id."""
+
+    @property
+    @abc.abstractmethod
+    def id(self) -> str:
+        """Stable short id such as ``p16``, ``p16-k0.7`` or ``s4-l10``."""
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class FlexibleBackbone(abc.ABC):
+    """Mixin for backbones that run at several compute budgets from one set of weights."""
+
+    @abc.abstractmethod
+    def space(self) -> list[Choice]:
+        """Every choice this backbone supports, in a stable order."""
+
+    @abc.abstractmethod
+    def activate(self, choice: Choice | str) -> None:
+        """Make ``choice`` (or its id) the one the next forward passes use."""
+
+    @property
+    @abc.abstractmethod
+    def active_choice(self) -> Choice:
+        """The choice forward passes currently use."""
+
+    @abc.abstractmethod
+    def flops(self, choice: Choice | str, image_hw: tuple[int, int]) -> int:
+        """Analytic backbone multiply-adds (counted once, attention matmuls included)."""
+
+    def choice(self, choice: Choice | str) -> Choice:
+        """Resolve an id (or a choice) to a member of the space, with a clear error if absent."""
+        space = self.space()
+        if isinstance(choice, Choice):
+            if choice in space:
+                return choice
+            choice = choice.id
+        for candidate in space:
+            if candidate.id == choice:
+                return candidate
+        raise ValueError(f"unknown choice {choice!r}; available: {format_ids(space)}")
+
+
+def format_ids(choices: Sequence[Choice]) -> str:
+    return ", ".join(c.id for c in choices)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside DDP/FSDP-style wrappers."""
+    while hasattr(model, "module") and isinstance(model.module, nn.Module):
+        model = model.module
+    return model
+
+
+def find_flexible(model: nn.Module) -> FlexibleBackbone:
+    """The flexible backbone of an OpenMMLab model (its ``backbone`` attribute, unwrapped)."""
+    model = unwrap(model)
+    backbone = getattr(model, "backbone", model)
+    if not isinstance(backbone, FlexibleBackbone):
+        raise TypeError(
+            f"{type(backbone).__name__} is not a flexible backbone; budget sampling and "
+            "multi-budget evaluation need a backbone such as FlexiViT")
+    return backbone

@@ -1,0 +1,74 @@
+"""Evaluate a checkpoint of an MMSegmentation or MMDetection config.
+
+    python tools/test.py CONFIG CHECKPOINT [--out DIR|FILE.pkl] [--show-dir DIR] [--cfg-options k=v]
+"""
+import argparse
+from pathlib import Path
+
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from flexseg.cli import add_common_args, load_config, run_cli
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Test (and evaluate) a model")
+    parser.add_argument("config", help="test config file path")
+    parser.add_argument("checkpoint", help="checkpoint file")
+    parser.add_argument("--out", help="segmentation: directory for the predicted label maps; "
+                        "detection: a .pkl file for the raw results")
+    parser.add_argument("--show", action="store_true", help="show predictions in a window")
+    parser.add_argument("--show-dir", help="directory where painted predictions are saved")
+    parser.add_argument("--wait-time", type=float, default=2, help="seconds between shown images")
+    parser.add_argument("--tta", action="store_true", help="test-time augmentation")
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def enable_visualization(cfg, args: argparse.Namespace) -> None:
+    hook = cfg.default_hooks.get("visualization")
+    if hook is None:
+        raise KeyError("--show/--show-dir need default_hooks.visualization in the config")
+    hook["draw"] = True
+    if args.show:
+        hook["show"], hook["wait_time"] = True, args.wait_time
+    if args.show_dir:
+        cfg.visualizer["save_dir"] = args.show_dir
+        # mmdet's hook writes where test_out_dir says; mmseg's through the visualizer.
+        hook["test_out_dir"] = args.show_dir
+
+
+def save_outputs(cfg, out: str) -> None:
+    if cfg.get("default_scope") == "mmdet":
+        if not out.endswith((".pkl", ".pickle")):
+            raise ValueError(f"--out for a detection config must be a .pkl file, got {out}")
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
+            else [cfg.test_evaluator]
+        cfg.test_evaluator = [*evaluators, dict(type="DumpDetResults", out_file_path=out)]
+    else:
+        cfg.test_evaluator["output_dir"] = out
+        cfg.test_evaluator["keep_results"] = True
+
+
+def main() -> None:
+    args = parse_args()
+    if not Path(args.checkpoint).is_file():
+        raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
+    cfg = load_config(args)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+    if args.out:
+        save_outputs(cfg, args.out)
+    if args.tta:
+        if "tta_model" not in cfg or "tta_pipeline" not in cfg:
+            raise KeyError("--tta needs tta_model and tta_pipeline in the config")
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    runner = RUNNERS.build(cfg) if "runner_type" in cfg else Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == "__main__":
+    run_cli(main)

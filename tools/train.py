@@ -1,0 +1,48 @@
+"""Train an MMSegmentation or MMDetection model from a config file.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v]
+"""
+import argparse
+
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from flexseg.cli import add_common_args, load_config, run_cli
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train a segmentor or detector")
+    parser.add_argument("config", help="train config file path")
+    parser.add_argument("--resume", nargs="?", type=str, const="auto",
+                        help="resume from CKPT, or from the latest checkpoint in the work dir "
+                        "when no path is given")
+    parser.add_argument("--amp", action="store_true", help="mixed-precision training")
+    parser.add_argument("--auto-scale-lr", action="store_true",
+                        help="scale the learning rate by the total batch size")
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args)
+    if args.amp:
+        optim_wrapper = cfg.optim_wrapper.get("type", "OptimWrapper")
+        if optim_wrapper != "AmpOptimWrapper":
+            cfg.optim_wrapper.type = "AmpOptimWrapper"
+            cfg.optim_wrapper.setdefault("loss_scale", "dynamic")
+    if args.resume == "auto":
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.auto_scale_lr:
+        if "auto_scale_lr" not in cfg or "base_batch_size" not in cfg.auto_scale_lr:
+            raise KeyError("--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=...) "
+                           "in the config")
+        cfg.auto_scale_lr.enable = True
+    runner = RUNNERS.build(cfg) if "runner_type" in cfg else Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == "__main__":
+    run_cli(main)
