@@ -1,0 +1,20 @@
+"""Datasets: the embedded DigitSeg generator and its MMSegmentation/MMDetection dataset classes.
+
+Importing this package registers ``DigitSegDataset`` (mmseg) and ``DigitSegCocoDataset`` (mmdet).
+"""
+from .digitseg import (DEFAULT_ROOT, GENERATOR_VERSION, coco_file, ensure_digitseg,
+                       generate_digitseg, image_stem, read_digit_records, read_meta)
+from .digitseg_coco_dataset import DigitSegCocoDataset
+from .digitseg_dataset import DigitSegDataset
+from .digitseg_params import DigitSegParams
+from .digitseg_scene import (GLYPH_THRESHOLD, SPLITS, Digit, Scene, digit_depth_mm, load_glyphs,
+                             render_scene, split_sources, upscale_glyph)
+from .metainfo import DIGIT_CLASSES, DIGIT_PALETTE, SEG_CLASSES, SEG_PALETTE
+
+__all__ = [
+    "DEFAULT_ROOT", "DIGIT_CLASSES", "DIGIT_PALETTE", "Digit", "DigitSegCocoDataset",
+    "DigitSegDataset", "DigitSegParams", "GENERATOR_VERSION", "GLYPH_THRESHOLD", "SEG_CLASSES",
+    "SEG_PALETTE", "SPLITS", "Scene", "coco_file", "digit_depth_mm", "ensure_digitseg",
+    "generate_digitseg", "image_stem", "load_glyphs", "read_digit_records", "read_meta",
+    "render_scene", "split_sources", "upscale_glyph",
+]

@@ -1,0 +1,209 @@
+"""Render one DigitSeg scene: handwritten digits pasted on a cluttered background.
+
+The glyphs are scikit-learn's 8x8 handwritten digits (shipped with the package, so nothing is
+downloaded). Every scene is a pure function of (seed, split, index), so any image can be
+re-rendered alone and a whole set is reproducible byte for byte.
+"""
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from .digitseg_params import DigitSegParams
+
+SPLITS: tuple[str, ...] = ("training", "validation")
+
+GLYPH_MAX = 16.0
+"""scikit-learn's digit images hold values 0..16."""
+GLYPH_THRESHOLD = 8.0
+"""A pixel belongs to a digit where its upscaled glyph (bilinear, cv2.INTER_LINEAR) exceeds this."""
+DEPTH_SIZE_PRODUCT_MM = 40_000
+"""Pinhole model with a fixed physical digit height: a digit of s pixels stands at this / s mm."""
+
+_PLACEMENT_TRIES = 10
+_COLOUR_CANDIDATES = 8
+
+
+@dataclass(frozen=True)
+class Digit:
+    """One pasted digit: where it came from and where it went (x, y = top-left of its box)."""
+
+    source: int
+    label: int
+    x: int
+    y: int
+    size: int
+    color: tuple[int, int, int]
+    depth_mm: int
+
+
+@dataclass
+class Scene:
+    """A rendered image with its per-pixel ground truth.
+
+    ``instances`` holds, per pixel, the index in ``digits`` of the digit visible there (-1 for
+    background); the label and depth maps are derived from it.
+    """
+
+    image: np.ndarray
+    label: np.ndarray
+    instances: np.ndarray
+    digits: list[Digit]
+    background_depth_mm: np.ndarray
+
+    def depth_mm(self) -> np.ndarray:
+        """uint16 depth map in millimetres: each digit at its own depth, else the background plane."""
+        digit_depths = np.array([d.depth_mm for d in self.digits], dtype=np.float32)
+        depth = np.where(self.instances >= 0, digit_depths[self.instances.clip(0)],
+                         self.background_depth_mm)
+        return np.rint(depth).astype(np.uint16)
+
+
+@lru_cache(maxsize=1)
+def load_glyphs() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as (float32 images N x 8 x 8 in 0..16, int64 targets N)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.images.astype(np.float32), digits.target.astype(np.int64)
+
+
+def upscale_glyph(source: int, size: int) -> np.ndarray:
+    """The glyph of digit image ``source`` resized to size x size (values 0..16)."""
+    return cv2.resize(load_glyphs()[0][source], (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def split_sources(seed: int, val_fraction: float) -> dict[str, np.ndarray]:
+    """Partition scikit-learn's digit images into disjoint training/validation pools.
+
+    The split is taken per class so both pools hold every digit; the validation pool gets
+    ``ceil(val_fraction * n_class)`` images of each class.
+    """
+    targets = load_glyphs()[1]
+    rng = np.random.default_rng([seed, len(SPLITS)])
+    train, val = [], []
+    for cls in range(10):
+        members = rng.permutation(np.flatnonzero(targets == cls))
+        n_val = math.ceil(val_fraction * len(members))
+        val.append(members[:n_val])
+        train.append(members[n_val:])
+    return {"training": np.sort(np.concatenate(train)), "validation": np.sort(np.concatenate(val))}
+
+
+def digit_depth_mm(size: int) -> int:
+    """Depth of a digit of ``size`` pixels: larger digits are nearer."""
+    return round(DEPTH_SIZE_PRODUCT_MM / size)
+
+
+def _ramp(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A 0..1 linear ramp over the image along a random direction."""
+    theta = rng.uniform(0.0, 2.0 * math.pi)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    t = xx * math.cos(theta) + yy * math.sin(theta)
+    t -= t.min()
+    return t / max(float(t.max()), 1e-6)
+
+
+def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A colour gradient with a few random outlined/filled shapes and lines on it."""
+    c0, c1 = rng.integers(0, 256, size=(2, 3)).astype(np.float32)
+    t = _ramp(rng, height, width)[..., None]
+    image = np.ascontiguousarray((c0 * (1.0 - t) + c1 * t).astype(np.uint8))
+    extent = max(height, width)
+    for _ in range(int(rng.integers(2, 7))):
+        kind = int(rng.integers(3))
+        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        thickness = int(rng.choice([-1, 1, 2, 3])) if kind < 2 else int(rng.integers(1, 4))
+        p0 = (int(rng.integers(width)), int(rng.integers(height)))
+        if kind == 0:
+            radius = int(rng.integers(2, max(3, extent // 4)))
+            cv2.circle(image, p0, radius, colour, thickness, cv2.LINE_AA)
+        else:
+            p1 = (int(rng.integers(width)), int(rng.integers(height)))
+            draw = cv2.rectangle if kind == 1 else cv2.line
+            draw(image, p0, p1, colour, thickness, cv2.LINE_AA)
+    return image
+
+
+def _background_depth(rng: np.random.Generator, params: DigitSegParams) -> np.ndarray:
+    """A tilted plane behind every digit (inverse depth is affine in image coordinates)."""
+    near = 1.25 * digit_depth_mm(params.digit_size[0]) + rng.uniform(0.0, 1000.0)
+    far = near + rng.uniform(500.0, 2000.0)
+    t = _ramp(rng, *params.image_size)
+    return 1.0 / (1.0 / near + (1.0 / far - 1.0 / near) * t)
+
+
+def _place(rng: np.random.Generator, mask: np.ndarray, instances: np.ndarray,
+           full_areas: list[int], max_occlusion: float) -> tuple[int, int]:
+    """Top-left corner for a digit mask that hides at most ``max_occlusion`` of earlier digits.
+
+    Takes the first of a few random candidates that satisfies the bound, else the candidate
+    whose most-hidden earlier digit keeps the most of itself.
+    """
+    height, width = instances.shape
+    size = mask.shape[0]
+    xs = rng.integers(0, width - size + 1, size=_PLACEMENT_TRIES)
+    ys = rng.integers(0, height - size + 1, size=_PLACEMENT_TRIES)
+    if not full_areas:
+        return int(xs[0]), int(ys[0])
+    visible = np.bincount(instances[instances >= 0], minlength=len(full_areas))
+    full = np.maximum(np.asarray(full_areas, dtype=np.float64), 1.0)
+    best, best_kept = (int(xs[0]), int(ys[0])), -1.0
+    for x, y in zip(xs.tolist(), ys.tolist()):
+        under = instances[y:y + size, x:x + size][mask]
+        hidden = np.bincount(under[under >= 0], minlength=len(full_areas))
+        kept = float(((visible - hidden) / full).min())
+        if kept >= 1.0 - max_occlusion:
+            return x, y
+        if kept > best_kept:
+            best, best_kept = (x, y), kept
+    return best
+
+
+def _contrasting_colour(rng: np.random.Generator, behind: np.ndarray) -> tuple[int, int, int]:
+    """The random candidate colour farthest from the mean colour of the box it is painted in."""
+    candidates = rng.integers(0, 256, size=(_COLOUR_CANDIDATES, 3))
+    distance = np.linalg.norm(candidates - behind.reshape(-1, 3).mean(axis=0), axis=1)
+    return tuple(int(c) for c in candidates[int(distance.argmax())])
+
+
+def render_scene(params: DigitSegParams, split: str, index: int, pool: np.ndarray) -> Scene:
+    """Render image ``index`` of ``split``, drawing its digits from the source indices ``pool``.
+
+    Digits are painted smallest first, so nearer (larger) digits cover farther ones and a later
+    digit overwrites earlier ones in the image, the labels and the depth alike. A digit's alpha
+    ramps linearly across the threshold, so its mask is exactly where it is more than half opaque.
+    """
+    rng = np.random.default_rng([params.seed, SPLITS.index(split), index])
+    height, width = params.image_size
+    canvas = _background(rng, height, width).astype(np.float32)
+    label = np.zeros((height, width), np.uint8)
+    instances = np.full((height, width), -1, np.int16)
+
+    count = int(rng.integers(params.digits_per_image[0], params.digits_per_image[1] + 1))
+    sizes = np.sort(rng.integers(params.digit_size[0], params.digit_size[1] + 1, size=count))
+    sources = rng.choice(pool, size=count, replace=count > len(pool))
+    targets = load_glyphs()[1]
+    digits: list[Digit] = []
+    full_areas: list[int] = []
+    for k, (size, source) in enumerate(zip(sizes.tolist(), sources.tolist())):
+        glyph = upscale_glyph(source, size)
+        mask = glyph > GLYPH_THRESHOLD
+        x, y = _place(rng, mask, instances, full_areas, params.max_occlusion)
+        box = (slice(y, y + size), slice(x, x + size))
+        colour = _contrasting_colour(rng, canvas[box])
+        alpha = np.clip((glyph - GLYPH_THRESHOLD) / GLYPH_THRESHOLD + 0.5, 0.0, 1.0)[..., None]
+        canvas[box] = canvas[box] * (1.0 - alpha) + np.asarray(colour, np.float32) * alpha
+        label[box][mask] = targets[source] + 1
+        instances[box][mask] = k
+        full_areas.append(int(mask.sum()))
+        digits.append(Digit(source=source, label=int(targets[source]), x=x, y=y, size=size,
+                            color=colour, depth_mm=digit_depth_mm(size)))
+
+    noise_sigma = rng.uniform(0.0, 10.0)
+    canvas += rng.normal(0.0, noise_sigma, size=canvas.shape).astype(np.float32)
+    image = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
+    return Scene(image=image, label=label, instances=instances, digits=digits,
+                 background_depth_mm=_background_depth(rng, params))

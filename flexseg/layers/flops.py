@@ -1,0 +1,56 @@
+"""Analytic ViT cost in multiply-adds (one per multiply-accumulate, as mmengine counts).
+
+Counted: the patch embedding (linear conv or hMLP stem), per block the qkv projection, the
+attention matmuls ``q k^T`` and ``attn v``, the output projection and the two MLP layers.
+Ignored (small, and not matmuls): norms, softmax, GELU, biases, residual and position-embedding
+additions, the resampling of output maps to a fixed stride, and the PI-resize of the kernel (per
+weight update in training, cached at inference).
+"""
+from __future__ import annotations
+
+from .grid import token_grid_size
+
+Size2d = tuple[int, int]
+
+
+def linear_patch_embed_flops(grid_hw: Size2d, patch_hw: Size2d, in_chans: int,
+                             embed_dim: int) -> int:
+    """One ``in_chans * p_h * p_w -> embed_dim`` projection per token."""
+    return grid_hw[0] * grid_hw[1] * in_chans * patch_hw[0] * patch_hw[1] * embed_dim
+
+
+def hmlp_stem_flops(grid_hw: Size2d, in_chans: int, embed_dim: int) -> int:
+    """hMLP stem per token: 16 convs 4x4 (C -> D/4), 4 convs 2x2 (D/4 -> D/4), 1 conv 2x2
+    (D/4 -> D). Average pooling for patch sizes 16k is not counted."""
+    hidden = embed_dim // 4
+    per_token = 16 * (in_chans * 16 * hidden) + 4 * (hidden * 4 * hidden) + hidden * 4 * embed_dim
+    return grid_hw[0] * grid_hw[1] * per_token
+
+
+def attention_flops(tokens: int, dim: int) -> int:
+    """qkv (3 D^2 per token) + q k^T and attn v (N^2 D each) + output projection (D^2)."""
+    return tokens * dim * 3 * dim + 2 * tokens * tokens * dim + tokens * dim * dim
+
+
+def mlp_flops(tokens: int, dim: int, hidden_dim: int) -> int:
+    return 2 * tokens * dim * hidden_dim
+
+
+def block_flops(tokens: int, dim: int, mlp_hidden_dim: int, num_parallel: int = 1) -> int:
+    """One (possibly parallel) transformer block over ``tokens`` tokens."""
+    return num_parallel * (attention_flops(tokens, dim) + mlp_flops(tokens, dim, mlp_hidden_dim))
+
+
+def vit_flops(image_hw: Size2d, patch_hw: Size2d, *, embed_dim: int, depth: int,
+              mlp_hidden_dim: int, in_chans: int = 3, num_prefix_tokens: int = 1,
+              num_parallel: int = 1, stem: str = "linear", fit: str = "pad") -> int:
+    """Multiply-adds of a ViT backbone for one image, on the (padded or cropped) token grid."""
+    grid_hw = token_grid_size(image_hw, patch_hw, fit)
+    if stem == "linear":
+        embed = linear_patch_embed_flops(grid_hw, patch_hw, in_chans, embed_dim)
+    elif stem == "hmlp":
+        embed = hmlp_stem_flops(grid_hw, in_chans, embed_dim)
+    else:
+        raise ValueError(f"stem must be 'linear' or 'hmlp', got {stem!r}")
+    tokens = grid_hw[0] * grid_hw[1] + num_prefix_tokens
+    return embed + depth * block_flops(tokens, embed_dim, mlp_hidden_dim, num_parallel)

@@ -1,0 +1,96 @@
+"""Token-grid geometry: fitting images to a patch grid and resampling grids to a fixed stride.
+
+Conventions (pixel (0, 0) is the top-left corner):
+
+- ``fit='pad'`` (default, recommended for dense prediction): the image is zero-padded at the
+  bottom/right to the next multiple of the patch size, so every pixel lands in a token; the grid
+  is ``ceil(H / p_h) x ceil(W / p_w)``.
+- ``fit='crop'``: the bottom/right remainder is dropped; the grid is ``floor(H / p_h) x
+  floor(W / p_w)``.
+
+Either way token ``(i, j)`` covers pixels ``[i p_h, (i + 1) p_h) x [j p_w, (j + 1) p_w)``, so
+its centre is at ``((i + 0.5) p_h, (j + 0.5) p_w)``.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+
+Size2d = tuple[int, int]
+FIT_MODES = ("pad", "crop")
+
+
+def to_2tuple(value: int | Size2d) -> Size2d:
+    """``16 -> (16, 16)``; pairs pass through as ints."""
+    if isinstance(value, int):
+        return (value, value)
+    height, width = value
+    return (int(height), int(width))
+
+
+def token_grid_size(image_hw: Size2d, patch_hw: Size2d, fit: str = "pad") -> Size2d:
+    """Token grid (rows, cols) for an image under the ``fit`` convention."""
+    if fit not in FIT_MODES:
+        raise ValueError(f"fit must be one of {FIT_MODES}, got {fit!r}")
+    rounding = math.ceil if fit == "pad" else math.floor
+    return (rounding(image_hw[0] / patch_hw[0]), rounding(image_hw[1] / patch_hw[1]))
+
+
+def fit_to_patch_grid(x: torch.Tensor, patch_hw: Size2d, fit: str = "pad") -> torch.Tensor:
+    """Zero-pad (bottom/right) or crop an NCHW batch to a whole number of patches."""
+    grid_h, grid_w = token_grid_size((x.shape[-2], x.shape[-1]), patch_hw, fit)
+    target_h, target_w = grid_h * patch_hw[0], grid_w * patch_hw[1]
+    if (target_h, target_w) == (x.shape[-2], x.shape[-1]):
+        return x
+    if fit == "crop":
+        return x[..., :target_h, :target_w]
+    return F.pad(x, (0, target_w - x.shape[-1], 0, target_h - x.shape[-2]))
+
+
+def stride_grid_size(image_hw: Size2d, stride: int) -> Size2d:
+    """Size of a stride-``stride`` output map: ``ceil(H / stride) x ceil(W / stride)``."""
+    return (math.ceil(image_hw[0] / stride), math.ceil(image_hw[1] / stride))
+
+
+@functools.lru_cache(maxsize=256)
+def _stride_matrix(grid_len: int, out_len: int, patch: int, stride: int) -> torch.Tensor:
+    """(out_len, grid_len) float64 interpolation weights along one axis (see resample_to_stride)."""
+    ratio = stride / patch  # output cell size in tokens
+    centres = (torch.arange(out_len, dtype=torch.float64)[:, None] + 0.5) * ratio - 0.5
+    tokens = torch.arange(grid_len, dtype=torch.float64)[None, :]
+    if ratio <= 1:
+        weights = (1 - (tokens - centres).abs()).clamp(min=0)
+    else:
+        overlap_end = torch.minimum(centres + ratio / 2, tokens + 0.5)
+        overlap_start = torch.maximum(centres - ratio / 2, tokens - 0.5)
+        weights = (overlap_end - overlap_start).clamp(min=0)
+    # Cells wholly past the last token (only with fit='crop') repeat the last token.
+    weights[weights.sum(1) == 0, grid_len - 1] = 1
+    return weights / weights.sum(1, keepdim=True)
+
+
+def resample_to_stride(grid: torch.Tensor, patch_hw: Size2d, stride: int,
+                       out_hw: Size2d) -> torch.Tensor:
+    """Resample an NCHW token grid (stride ``patch_hw``) to a stride-``stride`` map.
+
+    Output cell ``(i, j)`` covers pixels ``[i s, (i + 1) s)``; in token units its centre is
+    ``(i + 0.5) s / p - 0.5``. The mapping is fixed by ``p / s`` and does not depend on how much
+    padding the grid or the output carries. Per axis:
+
+    - ``p >= s`` (tokens coarser than cells): bilinear interpolation at the cell centre; cells
+      past the outer token centres repeat the edge tokens.
+    - ``p < s`` (tokens finer than cells): the cell averages the tokens under its footprint,
+      weighted by overlap (anti-aliased; exactly average pooling when ``p`` divides ``s``).
+
+    Weights are normalised over the tokens that exist, so padding beyond the grid adds nothing.
+    """
+    grid_hw = (grid.shape[-2], grid.shape[-1])
+    if tuple(patch_hw) == (stride, stride) and grid_hw == tuple(out_hw):
+        return grid
+    dtype = grid.dtype if grid.dtype == torch.float64 else torch.float32
+    rows = _stride_matrix(grid_hw[0], out_hw[0], patch_hw[0], stride).to(grid.device, dtype)
+    cols = _stride_matrix(grid_hw[1], out_hw[1], patch_hw[1], stride).to(grid.device, dtype)
+    return (rows @ grid.to(dtype) @ cols.T).to(grid.dtype)

@@ -1,0 +1,372 @@
+"""FlexiViT: one ViT that runs at any patch size from a set, for dense prediction.
+
+Strides and sizes, for an H x W input and active patch size p = (p_h, p_w):
+
+- The image is fitted to the patch grid (``fit='pad'``: zero-padded bottom/right, grid
+  ``ceil(H/p_h) x ceil(W/p_w)``; ``fit='crop'``: remainder dropped, grid ``floor(..)``).
+- The transformer runs on that token grid (stride p).
+- ``forward`` returns one map per ``out_indices`` entry, each ``embed_dim`` channels at the
+  fixed stride ``out_stride`` (size ``ceil(H/s) x ceil(W/s)``) whatever p is; cell (i, j)
+  covers pixels ``[i s, (i+1) s) x [j s, (j+1) s)`` (see ``layers.grid.resample_to_stride``).
+  ``forward_intermediates`` gives the raw token-grid maps (stride p) instead.
+
+Prefix tokens (class token, optional register tokens) take part in attention but never in the
+output maps. Position embeddings cover only the patch grid (they are stored on
+``pos_embed_grid`` and resampled bilinearly); a checkpoint whose position embedding also covers
+prefix tokens has those entries folded into the tokens, which is equivalent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+
+from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, ParallelBlock,
+                            check_hmlp_patch_size, fit_to_patch_grid, pi_resize_kernel,
+                            resample_pos_embed, resample_to_stride, stride_grid_size, to_2tuple,
+                            vit_flops)
+from flexseg.layers.grid import FIT_MODES
+from flexseg.models.checkpoint import StateDict, load_pretrained
+from flexseg.models.contract import Choice, FlexibleBackbone, format_ids
+from flexseg.registry import register_model
+
+Size2d = tuple[int, int]
+PAPER_PATCH_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)
+HMLP_PATCH_SIZES = (16, 32, 48)
+
+
+@dataclass(frozen=True)
+class PatchChoice(Choice):
+    """Run the backbone at patch size ``patch_hw``; id ``p16`` or ``p12x16`` (height x width)."""
+
+    patch_hw: Size2d
+
+    @property
+    def id(self) -> str:
+        height, width = self.patch_hw
+        return f"p{height}" if height == width else f"p{height}x{width}"
+
+
+def _sorted_sizes(sizes: Sequence[int | Size2d]) -> list[Size2d]:
+    return sorted(dict.fromkeys(to_2tuple(s) for s in sizes), key=lambda hw: (hw[0] * hw[1], hw))
+
+
+@register_model
+class FlexiViT(FlexibleBackbone, BaseModule):
+    """Flexible-patch-size ViT backbone (FlexiViT) for MMSegmentation and MMDetection.
+
+    Args:
+        img_size: nominal training image size; bounds the default patch sizes and the default
+            position-embedding grid. Inputs of any size are accepted.
+        patch_size: size at which the linear patch-embedding kernel is stored (FlexiViT: 32);
+            every other size uses its PI-resized version. The hMLP stem's native size is 16.
+        patch_sizes: the sizes the backbone may run at (its ``space()``). Default: the FlexiViT
+            paper's {8, 10, 12, 15, 16, 20, 24, 30, 40, 48} (hMLP stem: {16, 32, 48}) that
+            fit in ``img_size``. Rectangular sizes are (height, width) pairs.
+        pos_embed_grid: grid the position embedding is stored on (FlexiViT: 7x7). Default:
+            ``img_size // native patch size``.
+        layer_scale_init: initial layer-scale value; None disables layer scale.
+        num_parallel: attention (and MLP) branches per block; 1 is the usual sequential block.
+        stem: 'linear' (PI-resized conv) or 'hmlp' (hierarchical MLP, sizes 16k only).
+        hmlp_norm: norm of the hMLP stem, 'bn' or 'ln'.
+        fit: 'pad' or 'crop' for inputs that are not a whole number of patches (module doc).
+        out_indices: blocks whose outputs are returned (negative values count from the end);
+            blocks after the last one are not run, and their parameters are frozen.
+        out_stride: stride of every returned map, whatever the patch size.
+        final_norm: apply the final norm to the last block's output map. Otherwise ``norm``
+            serves only ``forward_features``/``forward_intermediates`` and is frozen.
+        frozen: freeze all backbone parameters and keep it in eval mode.
+        attn_only: train only the attention weights (qkv, proj) and the position embedding
+            (attention-only fine-tuning); whatever follows the backbone is unaffected.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH[, prefix=..., strict=False])``
+            loads timm/DeiT/FlexiViT PyTorch files or big_vision .npz files (see
+            ``checkpoint_filter``); other mmengine init configs behave as usual.
+    """
+
+    def __init__(self, img_size: int | Size2d = 240, patch_size: int | Size2d = 32,
+                 patch_sizes: Sequence[int | Size2d] | None = None, in_chans: int = 3,
+                 embed_dim: int = 768, depth: int = 12, num_heads: int = 12,
+                 mlp_ratio: float = 4.0, qkv_bias: bool = True, class_token: bool = True,
+                 num_reg_tokens: int = 0, pos_embed_grid: int | Size2d | None = None,
+                 drop_path_rate: float = 0.0, layer_scale_init: float | None = None,
+                 num_parallel: int = 1, stem: str = "linear", hmlp_norm: str = "bn",
+                 fit: str = "pad", out_indices: Sequence[int] = (-1,), out_stride: int = 16,
+                 final_norm: bool = False, frozen: bool = False, attn_only: bool = False,
+                 init_cfg: dict | list | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if stem not in ("linear", "hmlp"):
+            raise ValueError(f"stem must be 'linear' or 'hmlp', got {stem!r}")
+        if fit not in FIT_MODES:
+            raise ValueError(f"fit must be one of {FIT_MODES}, got {fit!r}")
+        img_size = to_2tuple(img_size)
+        self.stem = stem
+        self.fit = fit
+        self.in_chans = in_chans
+        self.embed_dim = embed_dim
+        self.depth = depth
+        self.mlp_hidden_dim = int(embed_dim * mlp_ratio)
+        self.num_parallel = num_parallel
+        self.out_stride = out_stride
+        self.final_norm = final_norm
+        self.frozen = frozen
+        self.attn_only = attn_only
+        self.out_indices = self._resolve_indices(out_indices)
+        self._space = self._build_space(patch_sizes, img_size)
+
+        if stem == "linear":
+            self.patch_embed = FlexiPatchEmbed(to_2tuple(patch_size), in_chans, embed_dim)
+        else:
+            self.patch_embed = HMLPStem(in_chans, embed_dim, hmlp_norm)
+        native = self.patch_embed.patch_size
+        self.pos_embed_grid = (to_2tuple(pos_embed_grid) if pos_embed_grid is not None else
+                               (max(1, img_size[0] // native[0]), max(1, img_size[1] // native[1])))
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, self.pos_embed_grid[0] * self.pos_embed_grid[1], embed_dim))
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if class_token else None
+        self.reg_token = (nn.Parameter(torch.zeros(1, num_reg_tokens, embed_dim))
+                          if num_reg_tokens else None)
+        self.num_prefix_tokens = int(class_token) + num_reg_tokens
+        self._pos_cache = EvalCache()
+        self.register_load_state_dict_post_hook(lambda module, _: module._pos_cache.clear())
+
+        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        if num_parallel == 1:
+            blocks = [Block(embed_dim, num_heads, self.mlp_hidden_dim, qkv_bias, rate,
+                            layer_scale_init) for rate in rates]
+        else:
+            blocks = [ParallelBlock(embed_dim, num_heads, self.mlp_hidden_dim, num_parallel,
+                                    qkv_bias, rate, layer_scale_init) for rate in rates]
+        self.blocks = nn.ModuleList(blocks)
+        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+
+        self._init_parameters()
+        self._freeze()
+        self._active = min(self._space, key=lambda c: abs(c.patch_hw[0] * c.patch_hw[1]
+                                                          - out_stride ** 2))
+
+    # ----------------------------------------------------------------- configuration
+    def _resolve_indices(self, indices: Sequence[int]) -> list[int]:
+        resolved = []
+        for index in indices:
+            if not -self.depth <= index < self.depth:
+                raise ValueError(f"out index {index} is outside a {self.depth}-block model")
+            resolved.append(index % self.depth)
+        return resolved
+
+    def _build_space(self, patch_sizes: Sequence[int | Size2d] | None,
+                     img_size: Size2d) -> list[PatchChoice]:
+        if patch_sizes is None:
+            defaults = HMLP_PATCH_SIZES if self.stem == "hmlp" else PAPER_PATCH_SIZES
+            patch_sizes = [s for s in defaults if s <= min(img_size)]
+        sizes = _sorted_sizes(patch_sizes)
+        if not sizes:
+            raise ValueError(f"no patch size fits img_size {img_size}")
+        for size in sizes:
+            if min(size) <= 0:
+                raise ValueError(f"patch sizes must be positive, got {size}")
+            if self.stem == "hmlp":
+                check_hmlp_patch_size(size)
+        return [PatchChoice(size) for size in sizes]
+
+    def _init_parameters(self) -> None:
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        for token in (self.cls_token, self.reg_token):
+            if token is not None:
+                nn.init.normal_(token, std=1e-6)
+        for module in self.blocks.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    def _used_by_forward(self, name: str) -> bool:
+        """Whether the dense ``forward`` uses a parameter (not: the final norm unless
+        ``final_norm`` reaches it, blocks after the last out index)."""
+        run_depth = max(self.out_indices) + 1
+        if name.startswith("norm."):
+            return self.final_norm and run_depth == self.depth
+        if name.startswith("blocks."):
+            return int(name.split(".")[1]) < run_depth
+        return True
+
+    def _freeze(self) -> None:
+        """Set ``requires_grad``: parameters ``forward`` never uses are frozen too, so every
+        trainable parameter gets a gradient (DDP needs no ``find_unused_parameters``)."""
+        for name, param in self.named_parameters():
+            trainable = not self.frozen and self._used_by_forward(name)
+            if self.attn_only:
+                trainable = trainable and (".attn." in name or name == "pos_embed")
+            param.requires_grad_(trainable)
+
+    def train(self, mode: bool = True) -> FlexiViT:
+        """Frozen backbones stay in eval mode; attn-only keeps the stem's norms in eval."""
+        self._pos_cache.clear()
+        super().train(mode and not self.frozen)
+        if mode and self.attn_only:
+            self.patch_embed.eval()
+        return self
+
+    # ----------------------------------------------------------------- contract
+    def space(self) -> list[Choice]:
+        return list(self._space)
+
+    def activate(self, choice: Choice | str) -> None:
+        self._active = self.choice(choice)
+
+    @property
+    def active_choice(self) -> PatchChoice:
+        return self._active
+
+    def flops(self, choice: Choice | str, image_hw: tuple[int, int]) -> int:
+        """Multiply-adds of ``forward`` for one image (conventions: ``layers.flops``)."""
+        return vit_flops(tuple(image_hw), self.choice(choice).patch_hw,
+                         embed_dim=self.embed_dim, depth=max(self.out_indices) + 1,
+                         mlp_hidden_dim=self.mlp_hidden_dim, in_chans=self.in_chans,
+                         num_prefix_tokens=self.num_prefix_tokens,
+                         num_parallel=self.num_parallel, stem=self.stem, fit=self.fit)
+
+    # ----------------------------------------------------------------- forward
+    def _check_fits(self, image_hw: Size2d) -> None:
+        patch_hw = self._active.patch_hw
+        if patch_hw[0] > image_hw[0] or patch_hw[1] > image_hw[1]:
+            fitting = [c for c in self._space
+                       if c.patch_hw[0] <= image_hw[0] and c.patch_hw[1] <= image_hw[1]]
+            raise ValueError(f"patch size {self._active.id} is larger than the "
+                             f"{image_hw[0]}x{image_hw[1]} input; sizes that fit: "
+                             f"{format_ids(fitting) or 'none'}")
+
+    def pos_embed_for(self, grid_hw: Size2d) -> torch.Tensor:
+        """Position embeddings (1, grid_h*grid_w, D) for a token grid; cached when possible."""
+        if grid_hw == self.pos_embed_grid:
+            return self.pos_embed
+        return self._pos_cache.get(
+            grid_hw, [self.pos_embed],
+            lambda: resample_pos_embed(self.pos_embed, self.pos_embed_grid, grid_hw))
+
+    def _embed(self, x: torch.Tensor) -> tuple[torch.Tensor, Size2d]:
+        """Image -> tokens (prefix tokens first) and the token grid size."""
+        self._check_fits((x.shape[-2], x.shape[-1]))
+        patch_hw = self._active.patch_hw
+        grid = self.patch_embed(fit_to_patch_grid(x, patch_hw, self.fit), patch_hw)
+        grid_hw = (grid.shape[-2], grid.shape[-1])
+        tokens = grid.flatten(2).transpose(1, 2) + self.pos_embed_for(grid_hw)
+        prefix = [t.expand(x.shape[0], -1, -1) for t in (self.cls_token, self.reg_token)
+                  if t is not None]
+        if prefix:
+            tokens = torch.cat(prefix + [tokens], dim=1)
+        return tokens, grid_hw
+
+    def _encode(self, x: torch.Tensor, indices: Sequence[int],
+                run_all: bool) -> tuple[dict[int, torch.Tensor], torch.Tensor, Size2d]:
+        tokens, grid_hw = self._embed(x)
+        last = self.depth - 1 if run_all else max(indices)
+        taken = {}
+        for index, block in enumerate(self.blocks[:last + 1]):
+            tokens = block(tokens)
+            if index in indices:
+                taken[index] = tokens
+        return taken, tokens, grid_hw
+
+    def _to_map(self, tokens: torch.Tensor, grid_hw: Size2d) -> torch.Tensor:
+        patches = tokens[:, self.num_prefix_tokens:]
+        return patches.transpose(1, 2).reshape(tokens.shape[0], -1, *grid_hw)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """All tokens (prefix first) after the final norm: (B, prefix + N, D), as timm."""
+        tokens, _ = self._embed(x)
+        for block in self.blocks:
+            tokens = block(tokens)
+        return self.norm(tokens)
+
+    def forward_intermediates(self, x: torch.Tensor, indices: int | Sequence[int] | None = None,
+                              norm: bool = False, intermediates_only: bool = False
+                              ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Token-grid maps (B, D, grid_h, grid_w) at stride p after the given blocks.
+
+        ``indices``: None = every block, an int n = the last n blocks, or block indices.
+        ``norm`` applies the final norm to each map. Unless ``intermediates_only``, the final
+        normed tokens (as ``forward_features``) come first in a pair.
+        """
+        if indices is None:
+            indices = list(range(self.depth))
+        elif isinstance(indices, int):
+            indices = list(range(self.depth - indices, self.depth))
+        indices = self._resolve_indices(indices)
+        taken, tokens, grid_hw = self._encode(x, indices, run_all=not intermediates_only)
+        maps = [self._to_map(self.norm(taken[i]) if norm else taken[i], grid_hw)
+                for i in indices]
+        return maps if intermediates_only else (self.norm(tokens), maps)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """NCHW image -> one (B, embed_dim, ceil(H/s), ceil(W/s)) map per out index."""
+        image_hw = (x.shape[-2], x.shape[-1])
+        taken, _, grid_hw = self._encode(x, self.out_indices, run_all=False)
+        out_hw = stride_grid_size(image_hw, self.out_stride)
+        outputs = []
+        for index in self.out_indices:
+            tokens = taken[index]
+            if self.final_norm and index == self.depth - 1:
+                tokens = self.norm(tokens)
+            grid = self._to_map(tokens, grid_hw)
+            outputs.append(resample_to_stride(grid, self._active.patch_hw, self.out_stride,
+                                              out_hw))
+        return tuple(outputs)
+
+    # ----------------------------------------------------------------- weights
+    def init_weights(self) -> None:
+        """Load ``init_cfg=dict(type='Pretrained', ...)`` through ``checkpoint_filter``."""
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get("type") == "Pretrained":
+            load_pretrained(self, cfg["checkpoint"], adapt=self.checkpoint_filter,
+                            prefix=cfg.get("prefix"), strict=cfg.get("strict", False))
+            self._is_init = True
+            return
+        super().init_weights()
+
+    def checkpoint_filter(self, state: StateDict) -> StateDict:
+        """Adapt timm-named weights to this model.
+
+        - Position embeddings: entries for prefix tokens (timm ViTs without
+          ``no_embed_class``, old big_vision files) are added to those tokens; the grid
+          (assumed square unless it already has this model's shape) is resampled to
+          ``pos_embed_grid``.
+        - Linear patch kernel: PI-resized to the stored size ``patch_size``.
+        """
+        state = dict(state)
+        if "pos_embed" in state:
+            state["pos_embed"] = self._adapt_pos_embed(state, state["pos_embed"])
+        kernel = state.get("patch_embed.proj.weight")
+        if self.stem == "linear" and kernel is not None and kernel.ndim == 4:
+            target = self.patch_embed.patch_size
+            if tuple(kernel.shape[-2:]) != target:
+                print_log(f"FlexiViT: PI-resizing the patch kernel {tuple(kernel.shape[-2:])} "
+                          f"-> {target}", logger="current")
+                state["patch_embed.proj.weight"] = pi_resize_kernel(
+                    kernel.double(), target).to(kernel.dtype)
+        return state
+
+    def _adapt_pos_embed(self, state: StateDict, pos_embed: torch.Tensor) -> torch.Tensor:
+        if pos_embed.shape == self.pos_embed.shape:
+            return pos_embed
+        length = pos_embed.shape[1]
+        for prefix in dict.fromkeys((0, self.num_prefix_tokens, 1)):
+            side = round((length - prefix) ** 0.5)
+            if side * side == length - prefix:
+                break
+        else:
+            raise ValueError(f"cannot read a {length}-entry position embedding as a square grid "
+                             f"(with 0, 1 or {self.num_prefix_tokens} prefix tokens)")
+        prefix_embed, pos_embed = pos_embed[:, :prefix], pos_embed[:, prefix:]
+        if prefix and "cls_token" in state:
+            state["cls_token"] = state["cls_token"] + prefix_embed[:, :1]
+            prefix_embed = prefix_embed[:, 1:]
+        if prefix_embed.shape[1] and "reg_token" in state:
+            state["reg_token"] = state["reg_token"] + prefix_embed
+        if (side, side) != self.pos_embed_grid:
+            print_log(f"FlexiViT: resampling the position embedding {side}x{side} -> "
+                      f"{self.pos_embed_grid[0]}x{self.pos_embed_grid[1]}", logger="current")
+        return resample_pos_embed(pos_embed, (side, side), self.pos_embed_grid)

@@ -1,0 +1,49 @@
+"""Shared fixtures: the repository root and a small DigitSeg set generated once per session."""
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from flexseg.datasets import ensure_digitseg
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE_CONFIG = REPO / "configs/baseline/vit-t8_upernet_1k_digitseg-64x64.py"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def small_digitseg(tmp_path_factory) -> Path:
+    """24 training and 8 validation 64x64 images, shared by the end-to-end tests."""
+    root = tmp_path_factory.mktemp("digitseg")
+    ensure_digitseg(root, coco=False, num_train=24, num_val=8, seed=3)
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def quick_run_options(data_root: Path, max_iters: int = 4, batch_size: int = 2) -> list[str]:
+    """--cfg-options that shrink a DigitSeg config to a few CPU iterations on ``data_root``."""
+    return [
+        f"train_dataloader.dataset.data_root={data_root}",
+        f"val_dataloader.dataset.data_root={data_root}",
+        f"test_dataloader.dataset.data_root={data_root}",
+        f"train_dataloader.batch_size={batch_size}",
+        "train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False",
+        "val_dataloader.num_workers=0", "val_dataloader.persistent_workers=False",
+        "test_dataloader.num_workers=0", "test_dataloader.persistent_workers=False",
+        f"train_cfg.max_iters={max_iters}", f"train_cfg.val_interval={max_iters}",
+        "default_hooks.checkpoint.interval=2", "default_hooks.logger.interval=1",
+        "default_hooks.checkpoint.max_keep_ckpts=-1",
+    ]
+
+
+PYTHON = sys.executable

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job: set up the environment if needed, generate DigitSeg if missing, train the demo
+# config on it and evaluate the final checkpoint.
+#   bash tools/run_demo.sh [CONFIG] [train.py args...]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CONFIG="${1:-configs/baseline/vit-t8_upernet_1k_digitseg-64x64.py}"
+bash "$ROOT/tools/setup_env.sh"
+cd "$ROOT"
+PY="${FLEXSEG_VENV:-$ROOT/.venv}/bin/python"
+WORK_DIR="work_dirs/$(basename "${CONFIG%.py}")"
+
+"$PY" tools/generate_digitseg.py
+"$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "${@:2}"
+"$PY" tools/test.py "$CONFIG" "$(cat "$WORK_DIR/last_checkpoint")" --work-dir "$WORK_DIR"
