@@ -1,6 +1,11 @@
 """Evaluate a checkpoint of an MMSegmentation or MMDetection config.
 
     python tools/test.py CONFIG CHECKPOINT [--out DIR|FILE.pkl] [--show-dir DIR] [--cfg-options k=v]
+
+Models with a flexible backbone can be evaluated at several compute budgets in one pass:
+
+    python tools/test.py CONFIG CHECKPOINT --choices all|pareto|p8,p16 [--budgets 5,10,20]
+        [--results previous.json] [--reference baselines.json]
 """
 import argparse
 from pathlib import Path
@@ -8,7 +13,10 @@ from pathlib import Path
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+import flexseg.evaluation  # noqa: F401  (registers the multi-budget loops)
 from flexseg.cli import add_common_args, load_config, run_cli
+
+MULTI_BUDGET_LOOP = "MultiBudgetTestLoop"
 
 
 def parse_args() -> argparse.Namespace:
@@ -21,6 +29,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--show-dir", help="directory where painted predictions are saved")
     parser.add_argument("--wait-time", type=float, default=2, help="seconds between shown images")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation")
+    budgets = parser.add_argument_group(
+        "multi-budget evaluation (flexible backbones; one pass, one metric set per choice)")
+    budgets.add_argument("--choices", help="all, pareto (needs --results) or ids, e.g. p8,p16")
+    budgets.add_argument("--budgets", help="GFLOPs per image, e.g. 5,10,20: the best choice "
+                         "under each (best by --results, else the most expensive)")
+    budgets.add_argument("--results", help="JSON written by a previous multi-budget run")
+    budgets.add_argument("--reference", help="JSON/CSV of baseline points (name, gflops, "
+                         "metrics) for the plot")
     add_common_args(parser)
     return parser.parse_args()
 
@@ -50,6 +66,19 @@ def save_outputs(cfg, out: str) -> None:
         cfg.test_evaluator["keep_results"] = True
 
 
+def enable_multi_budget(cfg, args: argparse.Namespace) -> None:
+    """Switch to (or update) the multi-budget test loop when any of its flags is given."""
+    flags = dict(choices=args.choices, budgets=args.budgets, results=args.results,
+                 reference=args.reference)
+    if all(value is None for value in flags.values()):
+        return
+    loop = dict(cfg.get("test_cfg") or {})
+    if loop.get("type") != MULTI_BUDGET_LOOP:
+        loop = dict(type=MULTI_BUDGET_LOOP, fp16=loop.get("fp16", False))
+    loop.update({key: value for key, value in flags.items() if value is not None})
+    cfg.test_cfg = loop
+
+
 def main() -> None:
     args = parse_args()
     if not Path(args.checkpoint).is_file():
@@ -58,7 +87,12 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
+    enable_multi_budget(cfg, args)
     if args.out:
+        if cfg.test_cfg.get("type") == MULTI_BUDGET_LOOP:
+            raise ValueError("--out saves the predictions of one sub-network; evaluate "
+                             "several budgets without it (their tables and plot go to the "
+                             "work dir)")
         save_outputs(cfg, args.out)
     if args.tta:
         if "tta_model" not in cfg or "tta_pipeline" not in cfg:

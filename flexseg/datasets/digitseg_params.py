@@ -27,6 +27,8 @@ class DigitSegParams:
             taken per class, so validation shows handwriting never seen in training.
         max_occlusion: a new digit is re-placed (a few tries) if it would hide more than this
             share of an earlier digit.
+        clutter_opacity: opacity of the background's shapes and lines; below 1 they are
+            fainter than the digits, so a small model can learn what a digit is in minutes.
     """
 
     image_size: tuple[int, int] = (64, 64)
@@ -37,6 +39,7 @@ class DigitSegParams:
     seed: int = 0
     val_source_fraction: float = 0.2
     max_occlusion: float = 0.5
+    clutter_opacity: float = 0.4
 
     def __post_init__(self) -> None:
         for name in ("image_size", "digits_per_image", "digit_size"):
@@ -58,6 +61,8 @@ class DigitSegParams:
              f"val_source_fraction must be in (0, 1), got {self.val_source_fraction}"),
             (0.0 <= self.max_occlusion <= 1.0,
              f"max_occlusion must be in [0, 1], got {self.max_occlusion}"),
+            (0.0 <= self.clutter_opacity <= 1.0,
+             f"clutter_opacity must be in [0, 1], got {self.clutter_opacity}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -15,8 +15,6 @@ from .digitseg_params import DigitSegParams
 
 SPLITS: tuple[str, ...] = ("training", "validation")
 
-GLYPH_MAX = 16.0
-"""scikit-learn's digit images hold values 0..16."""
 GLYPH_THRESHOLD = 8.0
 """A pixel belongs to a digit where its upscaled glyph (bilinear, cv2.INTER_LINEAR) exceeds this."""
 DEPTH_SIZE_PRODUCT_MM = 40_000
@@ -54,7 +52,7 @@ class Scene:
     background_depth_mm: np.ndarray
 
     def depth_mm(self) -> np.ndarray:
-        """uint16 depth map in millimetres: each digit at its own depth, else the background plane."""
+        """uint16 depth in millimetres: each digit at its own depth, else the background plane."""
         digit_depths = np.array([d.depth_mm for d in self.digits], dtype=np.float32)
         depth = np.where(self.instances >= 0, digit_depths[self.instances.clip(0)],
                          self.background_depth_mm)
@@ -64,7 +62,7 @@ class Scene:
 @lru_cache(maxsize=1)
 def load_glyphs() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's digits as (float32 images N x 8 x 8 in 0..16, int64 targets N)."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # slow import, only needed when generating
 
     digits = load_digits()
     return digits.images.astype(np.float32), digits.target.astype(np.int64)
@@ -97,34 +95,44 @@ def digit_depth_mm(size: int) -> int:
     return round(DEPTH_SIZE_PRODUCT_MM / size)
 
 
+@lru_cache(maxsize=4)
+def _grid(height: int, width: int) -> np.ndarray:
+    """Pixel coordinates (2 x H x W, float32), shared by every scene of one size."""
+    grid = np.mgrid[0:height, 0:width].astype(np.float32)
+    grid.flags.writeable = False
+    return grid
+
+
 def _ramp(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """A 0..1 linear ramp over the image along a random direction."""
     theta = rng.uniform(0.0, 2.0 * math.pi)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    yy, xx = _grid(height, width)
     t = xx * math.cos(theta) + yy * math.sin(theta)
     t -= t.min()
     return t / max(float(t.max()), 1e-6)
 
 
-def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A colour gradient with a few random outlined/filled shapes and lines on it."""
+def _background(rng: np.random.Generator, height: int, width: int,
+                opacity: float) -> np.ndarray:
+    """A colour gradient with a few random circles, rectangles and lines blended on it."""
     c0, c1 = rng.integers(0, 256, size=(2, 3)).astype(np.float32)
     t = _ramp(rng, height, width)[..., None]
-    image = np.ascontiguousarray((c0 * (1.0 - t) + c1 * t).astype(np.uint8))
+    gradient = np.ascontiguousarray((c0 * (1.0 - t) + c1 * t).astype(np.uint8))
+    image = gradient.copy()
     extent = max(height, width)
-    for _ in range(int(rng.integers(2, 7))):
-        kind = int(rng.integers(3))
-        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
-        thickness = int(rng.choice([-1, 1, 2, 3])) if kind < 2 else int(rng.integers(1, 4))
-        p0 = (int(rng.integers(width)), int(rng.integers(height)))
+    for u in rng.random((int(rng.integers(2, 7)), 9)):  # one row of uniforms per shape
+        kind = int(u[0] * 3)
+        colour = tuple(int(c) for c in u[1:4] * 256)
+        p0 = (int(u[4] * width), int(u[5] * height))
+        p1 = (int(u[6] * width), int(u[7] * height))
         if kind == 0:
-            radius = int(rng.integers(2, max(3, extent // 4)))
-            cv2.circle(image, p0, radius, colour, thickness, cv2.LINE_AA)
+            radius = 2 + int(u[8] * max(1, extent // 4 - 2))
+            cv2.circle(image, p0, radius, colour, int(u[6] * 4) or -1, cv2.LINE_AA)
+        elif kind == 1:
+            cv2.rectangle(image, p0, p1, colour, int(u[8] * 4) or -1, cv2.LINE_AA)
         else:
-            p1 = (int(rng.integers(width)), int(rng.integers(height)))
-            draw = cv2.rectangle if kind == 1 else cv2.line
-            draw(image, p0, p1, colour, thickness, cv2.LINE_AA)
-    return image
+            cv2.line(image, p0, p1, colour, 1 + int(u[8] * 3), cv2.LINE_AA)
+    return cv2.addWeighted(image, opacity, gradient, 1.0 - opacity, 0.0)
 
 
 def _background_depth(rng: np.random.Generator, params: DigitSegParams) -> np.ndarray:
@@ -178,7 +186,7 @@ def render_scene(params: DigitSegParams, split: str, index: int, pool: np.ndarra
     """
     rng = np.random.default_rng([params.seed, SPLITS.index(split), index])
     height, width = params.image_size
-    canvas = _background(rng, height, width).astype(np.float32)
+    canvas = _background(rng, height, width, params.clutter_opacity).astype(np.float32)
     label = np.zeros((height, width), np.uint8)
     instances = np.full((height, width), -1, np.int16)
 
@@ -203,7 +211,7 @@ def render_scene(params: DigitSegParams, split: str, index: int, pool: np.ndarra
                             color=colour, depth_mm=digit_depth_mm(size)))
 
     noise_sigma = rng.uniform(0.0, 10.0)
-    canvas += rng.normal(0.0, noise_sigma, size=canvas.shape).astype(np.float32)
+    canvas += noise_sigma * rng.standard_normal(size=canvas.shape, dtype=np.float32)
     image = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
     return Scene(image=image, label=label, instances=instances, digits=digits,
                  background_depth_mm=_background_depth(rng, params))

@@ -45,6 +45,12 @@ class FlexibleBackbone(abc.ABC):
     def flops(self, choice: Choice | str, image_hw: tuple[int, int]) -> int:
         """Analytic backbone multiply-adds (counted once, attention matmuls included)."""
 
+    def params(self, choice: Choice | str) -> int:
+        """Backbone parameters ``choice`` uses (default: all of them). Budget tables report it,
+        and a choice using fewer than the largest one needs DDP's ``find_unused_parameters``."""
+        self.choice(choice)
+        return sum(p.numel() for p in self.parameters())
+
     def choice(self, choice: Choice | str) -> Choice:
         """Resolve an id (or a choice) to a member of the space, with a clear error if absent."""
         space = self.space()

@@ -1,0 +1,70 @@
+"""The inference path of an OpenMMLab model on synthetic images: what FLOPs are counted on and
+latency is timed on.
+
+Segmentors and detectors expose it as ``_forward(inputs, data_samples)`` (the ``tensor`` mode:
+backbone, neck and heads, without pre- or post-processing). mmengine's counter traces a module
+called with tensors only, so ``InferenceForward`` binds the data samples a detector needs.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+import torch.nn as nn
+from mmengine.analysis import FlopAnalyzer
+from mmengine.structures import BaseDataElement
+
+from flexseg.models.contract import unwrap
+
+Size2d = tuple[int, int]
+BACKBONE_SCOPE = "model.backbone"  # the backbone's name inside InferenceForward
+
+
+class InferenceForward(nn.Module):
+    """``model._forward(images, data_samples)`` for a batch of ``image_hw`` images."""
+
+    def __init__(self, model: nn.Module, image_hw: Size2d, batch_size: int = 1) -> None:
+        super().__init__()
+        self.model = unwrap(model)
+        if not hasattr(self.model, "_forward"):
+            raise TypeError(f"{type(self.model).__name__} has no tensor-mode ``_forward``; "
+                            "expected an MMSegmentation segmentor or an MMDetection detector")
+        height, width = image_hw
+        meta = dict(img_shape=(height, width), ori_shape=(height, width),
+                    pad_shape=(height, width), batch_input_shape=(height, width),
+                    scale_factor=(1.0, 1.0))
+        self.data_samples = [BaseDataElement(metainfo=meta) for _ in range(batch_size)]
+
+    def forward(self, images: torch.Tensor):
+        return self.model._forward(images, self.data_samples)
+
+
+def synthetic_images(image_hw: Size2d, batch_size: int = 1, seed: int = 0) -> torch.Tensor:
+    """Normalised-looking images, the same for every call (detector costs depend on values)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch_size, 3, *image_hw, generator=generator)
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Evaluation mode inside the block; every module's own mode is restored after it."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def count_flops_outside_backbone(model: nn.Module, image_hw: Size2d) -> int:
+    """mmengine's multiply-add count of one ``image_hw`` image through the inference path,
+    minus what it attributes to the backbone (whose count misses fused attention and includes
+    one-off derived weights, so the backbone is costed analytically instead)."""
+    forward = InferenceForward(model, image_hw)
+    with torch.no_grad(), eval_mode(forward):
+        analyzer = FlopAnalyzer(forward, (synthetic_images(image_hw),))
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        return int(analyzer.total() - analyzer.total(BACKBONE_SCOPE))

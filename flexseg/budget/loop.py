@@ -1,0 +1,160 @@
+"""Training loops that train a sampled sub-network of the flexible backbone every iteration.
+
+    train_cfg = dict(
+        type='BudgetIterBasedTrainLoop',   # or 'BudgetEpochBasedTrainLoop' with max_epochs
+        max_iters=80000, val_interval=8000,
+        sampler=dict(strategy='ros', gap_gflops=10.0, seed=None, min_gflops=None,
+                     max_gflops=None),     # see flexseg.budget.samplers for the strategies
+        image_hw=None,                     # GFLOPs measured at (H, W); None: training size
+        eval_choice=None)                  # choice id outside training steps; None: largest
+    log_processor = dict(type='BudgetLogProcessor', by_epoch=False)  # choice id in log lines
+
+- ``sampler.seed=None`` uses the run's randomness seed (restored on resume), so the draws of a
+  resumed run continue those of the uninterrupted one.
+- ``image_hw=None`` takes ``model.data_preprocessor.size``, else ``crop_size``.
+- Outside training steps (validation during training, and after training) the backbone stays at
+  ``eval_choice``: the largest choice of the (restricted) space unless an id is given.
+- Every iteration logs the trained GFLOPs as the scalar ``budget/gflops`` (summed over the
+  sandwich's sub-networks) and the choice id(s) as runtime info ``budget/choice``.
+- DDP: if choices use different parameters (``params(choice)`` differs), the model wrapper
+  needs ``find_unused_parameters=True``; the loop refuses to start otherwise. FlexiViT's
+  choices all use every parameter, so it does not need it.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.registry import LOOPS
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+from torch.nn.parallel import DistributedDataParallel
+
+from flexseg.layers import to_2tuple
+from flexseg.models.contract import FlexibleBackbone, find_flexible
+
+from .log_processor import CHOICE_INFO, BudgetLogProcessor
+from .samplers import ChoiceSampler, build_sampler, ros_groups
+from .space import BudgetEntry, BudgetSpace, build_budget_space, default_image_hw, format_table
+from .train_step import budget_train_step
+
+GFLOPS_SCALAR = "train/budget/gflops"
+SAMPLER_KEYS = ("strategy", "seed", "gap_gflops", "weights", "num_random", "min_gflops",
+                "max_gflops")
+
+
+def _check_ddp_unused_parameters(model: nn.Module, backbone: FlexibleBackbone,
+                                 space: BudgetSpace) -> None:
+    """DDP without ``find_unused_parameters`` hangs or fails when a choice skips parameters."""
+    if not isinstance(model, DistributedDataParallel) or model.find_unused_parameters:
+        return
+    counts = {entry.id: backbone.params(entry.choice) for entry in space}
+    if len(set(counts.values())) > 1:
+        raise ValueError(f"the choices use different numbers of backbone parameters ({counts}); "
+                         "DDP needs find_unused_parameters=True (model_wrapper_cfg or the "
+                         "top-level find_unused_parameters key)")
+
+
+class BudgetTraining:
+    """What the budget loops share: the space, the sampler, activation and logging."""
+
+    def __init__(self, runner, sampler: dict | None, image_hw: Sequence[int] | None,
+                 eval_choice: str | None) -> None:
+        self.runner = runner
+        self.sampler_cfg = dict(sampler or {})
+        unknown = sorted(set(self.sampler_cfg) - set(SAMPLER_KEYS))
+        if unknown:
+            raise ValueError(f"unknown sampler keys {', '.join(unknown)}; allowed: "
+                             f"{', '.join(SAMPLER_KEYS)}")
+        self.image_hw = image_hw
+        self.eval_choice = eval_choice
+        self.backbone: FlexibleBackbone | None = None
+        self.sampler: ChoiceSampler | None = None
+        self.eval_entry: BudgetEntry | None = None
+
+    def setup(self) -> None:
+        """Measure the space and build the sampler; runs after a resume restored the seed."""
+        runner = self.runner
+        self.backbone = find_flexible(runner.model)
+        image_hw = (to_2tuple(self.image_hw) if self.image_hw is not None
+                    else default_image_hw(runner.cfg))
+        space = build_budget_space(runner.model, image_hw)
+        options = dict(self.sampler_cfg)
+        seed = options.pop("seed", None)
+        self.sampler = build_sampler(space, seed=runner.seed if seed is None else seed, **options)
+        self.eval_entry = (space.get(self.eval_choice) if self.eval_choice is not None
+                           else self.sampler.space[-1])
+        _check_ddp_unused_parameters(runner.model, self.backbone, self.sampler.space)
+        self._log_setup()
+        self.backbone.activate(self.eval_entry.choice)
+
+    def _log_setup(self) -> None:
+        sampler = self.sampler
+        lines = [f"budget sampling: {type(sampler).__name__} {self.sampler_cfg}, seed "
+                 f"{sampler.seed}, eval choice {self.eval_entry.id}", format_table(sampler.space)]
+        gap = self.sampler_cfg.get("gap_gflops")
+        if gap is not None:
+            groups = ros_groups(sampler.space, gap)
+            lines.append("ROS groups: " + "  ".join(
+                "[" + " ".join(entry.id for entry in group) + "]" for group in groups))
+        if not isinstance(self.runner.log_processor, BudgetLogProcessor):
+            lines.append("log_processor=dict(type='BudgetLogProcessor') names the trained "
+                         "choice in each log line")
+        print_log("\n".join(lines), logger="current")
+
+    def run_iter(self, batch_idx: int, data_batch, iteration: int) -> None:
+        """Draw for ``iteration``, log, train, and return the backbone to the eval choice."""
+        runner = self.runner
+        entries = self.sampler.draw(iteration)
+        runner.message_hub.update_scalar(GFLOPS_SCALAR, sum(entry.gflops for entry in entries))
+        runner.message_hub.update_info(CHOICE_INFO, "+".join(entry.id for entry in entries))
+        self.backbone.activate(entries[0].choice)
+        runner.call_hook("before_train_iter", batch_idx=batch_idx, data_batch=data_batch)
+        outputs = budget_train_step(runner.model, data_batch, runner.optim_wrapper,
+                                    self.backbone, [entry.choice for entry in entries])
+        runner.call_hook("after_train_iter", batch_idx=batch_idx, data_batch=data_batch,
+                         outputs=outputs)
+        self.backbone.activate(self.eval_entry.choice)
+
+
+@LOOPS.register_module()
+class BudgetIterBasedTrainLoop(IterBasedTrainLoop):
+    """``IterBasedTrainLoop`` training a sampled choice each iteration (module doc)."""
+
+    def __init__(self, runner, dataloader, max_iters: int, val_begin: int = 1,
+                 val_interval: int = 1000, dynamic_intervals: list | None = None,
+                 sampler: dict | None = None, image_hw: Sequence[int] | None = None,
+                 eval_choice: str | None = None) -> None:
+        super().__init__(runner, dataloader, max_iters, val_begin, val_interval,
+                         dynamic_intervals)
+        self.budget = BudgetTraining(runner, sampler, image_hw, eval_choice)
+
+    def run(self) -> nn.Module:
+        self.budget.setup()
+        return super().run()
+
+    def run_iter(self, data_batch) -> None:
+        self.budget.run_iter(self._iter, data_batch, self._iter)
+        self._iter += 1
+
+
+@LOOPS.register_module()
+class BudgetEpochBasedTrainLoop(EpochBasedTrainLoop):
+    """``EpochBasedTrainLoop`` training a sampled choice each iteration (module doc); draws
+    follow the global iteration count, which a resume restores."""
+
+    def __init__(self, runner, dataloader, max_epochs: int, val_begin: int = 1,
+                 val_interval: int = 1, dynamic_intervals: list | None = None,
+                 sampler: dict | None = None, image_hw: Sequence[int] | None = None,
+                 eval_choice: str | None = None) -> None:
+        super().__init__(runner, dataloader, max_epochs, val_begin, val_interval,
+                         dynamic_intervals)
+        self.budget = BudgetTraining(runner, sampler, image_hw, eval_choice)
+
+    def run(self) -> nn.Module:
+        self.budget.setup()
+        return super().run()
+
+    def run_iter(self, idx: int, data_batch) -> None:
+        self.budget.run_iter(idx, data_batch, self._iter)
+        self._iter += 1

@@ -1,0 +1,147 @@
+"""Which sub-network(s) a training iteration trains.
+
+Every draw is a pure function of ``(seed, iteration)`` (a NumPy generator seeded with both), so
+all ranks draw the same choice without communicating and a resumed run continues the exact
+sequence of an uninterrupted one; a sampler keeps no state to save.
+
+Strategies:
+
+- ``uniform``: every choice equally often.
+- ``ros``: SN-Netv2's resource-constrained sampling. The space is cut into fixed-width GFLOPs
+  bins ``[g_min + k * gap, g_min + (k + 1) * gap)`` anchored at the cheapest choice; a
+  non-empty bin is drawn uniformly, then a choice inside it uniformly, so crowded cost ranges
+  do not dominate training.
+- ``weighted``: probabilities proportional to user weights, one per choice id.
+- ``sandwich``: the once-for-all / BigNAS rule: the largest and the smallest choice plus
+  ``num_random`` distinct random choices strictly between them, trained together in one
+  optimizer step.
+
+``min_gflops`` / ``max_gflops`` restrict the space first (inclusive).
+"""
+from __future__ import annotations
+
+import abc
+import math
+from typing import Mapping
+
+import numpy as np
+
+from .space import BudgetEntry, BudgetSpace
+
+STRATEGIES = ("uniform", "ros", "weighted", "sandwich")
+DEFAULT_NUM_RANDOM = 2  # BigNAS's sandwich: smallest, largest and two random children
+
+
+class ChoiceSampler(abc.ABC):
+    """Draws the entries an iteration trains from ``space``."""
+
+    def __init__(self, space: BudgetSpace, seed: int) -> None:
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.space = space
+        self.seed = int(seed)
+
+    def generator(self, iteration: int) -> np.random.Generator:
+        """The random stream of one iteration, identical wherever and whenever it is made."""
+        if iteration < 0:
+            raise ValueError(f"iteration must be >= 0, got {iteration}")
+        return np.random.default_rng([self.seed, iteration])
+
+    @abc.abstractmethod
+    def draw(self, iteration: int) -> tuple[BudgetEntry, ...]:
+        """The entries iteration ``iteration`` trains (one, except for the sandwich rule)."""
+
+
+class CategoricalSampler(ChoiceSampler):
+    """One entry per iteration, drawn with fixed ``probabilities`` (aligned with ``space``)."""
+
+    def __init__(self, space: BudgetSpace, seed: int, probabilities: np.ndarray) -> None:
+        super().__init__(space, seed)
+        self.probabilities = np.asarray(probabilities, dtype=float)
+
+    def draw(self, iteration: int) -> tuple[BudgetEntry, ...]:
+        index = self.generator(iteration).choice(len(self.space), p=self.probabilities)
+        return (self.space[int(index)],)
+
+
+class SandwichSampler(ChoiceSampler):
+    """Largest, smallest and ``num_random`` distinct choices between them, in that order."""
+
+    def __init__(self, space: BudgetSpace, seed: int, num_random: int) -> None:
+        super().__init__(space, seed)
+        if not isinstance(num_random, int) or num_random < 0:
+            raise ValueError(f"num_random must be a non-negative integer, got {num_random!r}")
+        self.num_random = num_random
+
+    def draw(self, iteration: int) -> tuple[BudgetEntry, ...]:
+        if len(self.space) == 1:
+            return (self.space[0],)
+        middle = self.space[1:-1]
+        count = min(self.num_random, len(middle))
+        picks = self.generator(iteration).choice(len(middle), size=count, replace=False)
+        return (self.space[-1], self.space[0], *(middle[int(i)] for i in picks))
+
+
+def ros_groups(space: BudgetSpace, gap_gflops: float) -> list[list[BudgetEntry]]:
+    """Non-empty fixed-width GFLOPs bins of width ``gap_gflops`` from the cheapest choice."""
+    if not gap_gflops > 0 or math.isinf(gap_gflops):
+        raise ValueError(f"gap_gflops must be a positive number, got {gap_gflops!r}")
+    bins: dict[int, list[BudgetEntry]] = {}
+    for entry in space:
+        bins.setdefault(int((entry.gflops - space[0].gflops) // gap_gflops), []).append(entry)
+    return [bins[key] for key in sorted(bins)]
+
+
+def ros_probabilities(space: BudgetSpace, gap_gflops: float) -> np.ndarray:
+    """P(choice) = 1 / (number of groups * size of its group)."""
+    groups = ros_groups(space, gap_gflops)
+    share = {entry.id: 1.0 / (len(groups) * len(group)) for group in groups for entry in group}
+    return np.array([share[entry.id] for entry in space])
+
+
+def weighted_probabilities(space: BudgetSpace, weights: Mapping[str, float]) -> np.ndarray:
+    """Normalised ``weights``, which must name exactly the choices of ``space``."""
+    ids = space.ids()
+    unknown = sorted(set(weights) - set(ids))
+    missing = [i for i in ids if i not in weights]
+    if unknown or missing:
+        problems = ([f"unknown ids {', '.join(unknown)}"] if unknown else []) + \
+                   ([f"no weight for {', '.join(missing)}"] if missing else [])
+        raise ValueError(f"weights must give one weight per choice of the space "
+                         f"({', '.join(ids)}): {'; '.join(problems)}")
+    values = np.array([float(weights[i]) for i in ids])
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or values.sum() <= 0:
+        raise ValueError(f"weights must be finite, non-negative and not all zero, got "
+                         f"{dict(weights)}")
+    return values / values.sum()
+
+
+def build_sampler(space: BudgetSpace, strategy: str = "uniform", seed: int = 0, *,
+                  gap_gflops: float | None = None, weights: Mapping[str, float] | None = None,
+                  num_random: int | None = None, min_gflops: float | None = None,
+                  max_gflops: float | None = None) -> ChoiceSampler:
+    """A sampler for ``strategy`` over ``space`` restricted to ``[min_gflops, max_gflops]``.
+
+    ``gap_gflops`` is required by and only accepted with 'ros', ``weights`` with 'weighted',
+    ``num_random`` (default 2) with 'sandwich'.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown sampling strategy {strategy!r}; allowed: "
+                         f"{', '.join(STRATEGIES)}")
+    options = dict(gap_gflops=("ros", gap_gflops), weights=("weighted", weights),
+                   num_random=("sandwich", num_random))
+    for name, (owner, value) in options.items():
+        if value is not None and strategy != owner:
+            raise ValueError(f"{name} applies only to strategy '{owner}', not '{strategy}'")
+    space = space.restrict(min_gflops, max_gflops)
+    if strategy == "uniform":
+        return CategoricalSampler(space, seed, np.full(len(space), 1.0 / len(space)))
+    if strategy == "ros":
+        if gap_gflops is None:
+            raise ValueError("strategy 'ros' needs gap_gflops (the width of its GFLOPs groups)")
+        return CategoricalSampler(space, seed, ros_probabilities(space, gap_gflops))
+    if strategy == "weighted":
+        if weights is None:
+            raise ValueError("strategy 'weighted' needs weights={choice id: weight}")
+        return CategoricalSampler(space, seed, weighted_probabilities(space, weights))
+    return SandwichSampler(space, seed, DEFAULT_NUM_RANDOM if num_random is None else num_random)

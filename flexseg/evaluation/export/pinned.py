@@ -1,0 +1,18 @@
+"""A flexible backbone's config restricted to one choice: the same weights, one sub-network.
+
+This always reproduces the flexible model exactly (nothing is converted), whatever the choice.
+"""
+from __future__ import annotations
+
+from flexseg.models.contract import Choice, FlexibleBackbone
+from flexseg.models.flexivit import FlexiViT, PatchChoice
+
+
+def pinned_backbone_config(backbone_cfg: dict, backbone: FlexibleBackbone,
+                           choice: Choice) -> dict:
+    """``backbone_cfg`` with its space reduced to ``choice`` (then also the active choice)."""
+    choice = backbone.choice(choice)
+    if not isinstance(backbone, FlexiViT) or not isinstance(choice, PatchChoice):
+        raise ValueError(f"pinning a {type(backbone).__name__} to one choice is not supported")
+    height, width = choice.patch_hw
+    return dict(backbone_cfg, patch_sizes=[height if height == width else [height, width]])

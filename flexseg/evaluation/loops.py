@@ -1,0 +1,255 @@
+"""Validation/test loops that evaluate several compute budgets in one pass over the data.
+
+Each batch is loaded (decoded, transformed) once; then, for every requested choice, the
+backbone is switched to it and ``val_step``/``test_step`` runs on the batch, feeding that
+choice's own evaluator (built from the config's evaluator, so any
+mmengine metric works: mmseg ``IoUMetric``, mmdet ``CocoMetric``, depth metrics). The
+backbone's active choice is restored afterwards.
+
+Returned (and logged) metrics: every metric of every choice as ``<id>/<name>`` (e.g.
+``p16/mIoU``), plus plain names (``mIoU``) holding the summary used for checkpoint selection:
+by default the most expensive evaluated choice's metrics (``summary='largest'``); ``'mean'``
+averages each metric over the choices; a choice id uses that choice. Hooks (logging,
+visualisation) see that same choice's outputs.
+
+The batch itself is shared: mmengine's data preprocessors build new data samples while moving
+them to the device, and models write predictions into those, so every step returns its own
+samples and the batch stays as loaded (the tests check that deferred metrics see each choice's
+own predictions).
+
+Usage in a config::
+
+    val_cfg = dict(type='MultiBudgetValLoop', choices='all', budgets=None)
+    test_cfg = dict(type='MultiBudgetTestLoop', choices='pareto', results='prev.json')
+
+Outputs (main process): ``multibudget_<val|test>.{json,csv,md,png}`` in ``out_dir`` (default:
+the work dir); the Markdown table is also logged.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Sequence
+
+import torch
+from mmengine.dist import all_reduce, is_main_process
+from mmengine.evaluator import Evaluator
+from mmengine.logging import print_log
+from mmengine.registry import LOOPS
+from mmengine.runner.amp import autocast
+from mmengine.runner.base_loop import BaseLoop
+from torch.utils.data import DataLoader
+
+from flexseg.budget.space import BudgetEntry, build_budget_space, default_image_hw
+from flexseg.evaluation.pareto import pareto_front
+from flexseg.evaluation.reference import load_reference_points
+from flexseg.evaluation.report import to_markdown, write_reports
+from flexseg.evaluation.results import (ChoiceResult, MultiBudgetResults, default_main_metric,
+                                        is_higher_better, load_results, numeric_metrics)
+from flexseg.evaluation.selection import ALL, Selection, describe, parse_budgets, parse_choices
+from flexseg.evaluation.selection import select_choices
+from flexseg.models.contract import find_flexible, unwrap
+
+RULES = {"greater": True, "less": False}
+SUMMARIES = ("largest", "mean")
+
+
+class MultiBudgetLoop(BaseLoop):
+    """Shared by the val and test loops; ``stage`` names the hooks and the step method.
+
+    Args:
+        choices: 'all', 'pareto' (needs ``results``), or ids (list or 'p8,p16').
+        budgets: GFLOPs (list or '5,10'); each picks the best requested choice that fits.
+        results: a previous evaluation's JSON; ranks choices for 'pareto' and budgets.
+        reference: JSON/CSV of separately trained baselines drawn on the plot.
+        metric: the metric to rank and plot (default: mIoU, COCO bbox mAP, ... or the first).
+        rule: 'greater' or 'less' is better (default: from the metric's name).
+        summary: what the plain metric names hold: 'largest', 'mean' or a choice id.
+        out_dir: where the reports go (default: the work dir).
+        image_hw: image size the GFLOPs are counted at (default: the training size, as in
+            the budget space of training logs; else the first batch's first image).
+        fp16: run the steps under autocast.
+    """
+
+    stage = "val"
+
+    def __init__(self, runner, dataloader: DataLoader | dict,
+                 evaluator: Evaluator | dict | list, choices: str | Sequence[str] = ALL,
+                 budgets: str | float | Sequence[float] | None = None,
+                 results: str | None = None, reference: str | None = None,
+                 metric: str | None = None, rule: str | None = None,
+                 summary: str = "largest", out_dir: str | None = None,
+                 image_hw: Sequence[int] | None = None, fp16: bool = False) -> None:
+        # Checked before the dataloader is built: a model without a flexible backbone is the
+        # likeliest mistake, and the cheapest to report.
+        self.backbone = find_flexible(runner.model)
+        if rule is not None and rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+        super().__init__(runner, dataloader)
+        self.evaluator_cfg = evaluator
+        self.choices = parse_choices(choices)
+        self.budgets = parse_budgets(budgets)
+        self.previous = load_results(results) if results else None
+        self.reference = load_reference_points(reference) if reference else []
+        self.metric = metric
+        self.higher_is_better = RULES[rule] if rule else None
+        self.summary = summary
+        self.out_dir = out_dir or runner.work_dir
+        self.image_hw = tuple(image_hw) if image_hw else None
+        self.fp16 = fp16
+        self.dataset_meta = getattr(self.dataloader.dataset, "metainfo", None)
+        if self.dataset_meta is not None:
+            runner.visualizer.dataset_meta = self.dataset_meta
+        self.selection: Selection | None = None
+        self.evaluators: list[Evaluator] = []
+        self.last_results: MultiBudgetResults | None = None
+        self._timing = torch.zeros(0, 2, dtype=torch.float64)
+
+    # ----------------------------------------------------------------- set-up
+    def _build_evaluator(self) -> Evaluator:
+        if isinstance(self.evaluator_cfg, Evaluator):
+            evaluator = copy.deepcopy(self.evaluator_cfg)
+        else:
+            evaluator = self.runner.build_evaluator(copy.deepcopy(self.evaluator_cfg))
+        evaluator.dataset_meta = self.dataset_meta
+        return evaluator
+
+    def _resolve_image_hw(self, data_batch: dict) -> tuple[int, int]:
+        if self.image_hw is not None:
+            return self.image_hw
+        try:
+            return default_image_hw(self.runner.cfg)
+        except ValueError:
+            return tuple(int(s) for s in data_batch["inputs"][0].shape[-2:])
+
+    def _prepare(self, data_batch: dict) -> None:
+        """Select the choices (GFLOPs may need the image size of the first batch)."""
+        self.image_hw = self._resolve_image_hw(data_batch)
+        space = build_budget_space(unwrap(self.runner.model), self.image_hw)
+        self.selection = select_choices(space, self.choices, self.budgets, self.previous,
+                                        self.metric, self.higher_is_better)
+        entries = self.selection.entries
+        if self.summary not in SUMMARIES and self.summary not in [e.id for e in entries]:
+            raise ValueError(f"summary must be {' or '.join(SUMMARIES)} or an evaluated "
+                             f"choice id; evaluated: {describe(entries)}")
+        self.evaluators = [self._build_evaluator() for _ in entries]
+        picks = "".join(f"; budget {b:g} GFLOPs -> {choice_id}"
+                        for b, choice_id in self.selection.budget_picks.items())
+        print_log(f"multi-budget {self.stage}: {describe(entries)} on "
+                  f"{self.image_hw[0]}x{self.image_hw[1]} images{picks}", logger="current")
+
+    def _primary(self) -> BudgetEntry:
+        """The choice whose outputs the hooks see (and whose metrics are the summary)."""
+        entries = self.selection.entries
+        if self.summary in SUMMARIES:
+            return entries[-1]
+        return next(e for e in entries if e.id == self.summary)
+
+    # ----------------------------------------------------------------- the pass
+    def run(self) -> dict:
+        self.runner.call_hook(f"before_{self.stage}")
+        self.runner.call_hook(f"before_{self.stage}_epoch")
+        self.runner.model.eval()
+        previous_choice = self.backbone.active_choice
+        try:
+            for idx, data_batch in enumerate(self.dataloader):
+                if self.selection is None:
+                    self._prepare(data_batch)
+                if idx == 0:
+                    self._timing = torch.zeros(len(self.evaluators), 2, dtype=torch.float64)
+                self.run_iter(idx, data_batch)
+        finally:
+            self.backbone.activate(previous_choice)
+        if self.selection is None:
+            raise ValueError(f"the {self.stage} dataset is empty")
+        metrics = self._finish()
+        self.runner.call_hook(f"after_{self.stage}_epoch", metrics=metrics)
+        self.runner.call_hook(f"after_{self.stage}")
+        return metrics
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: dict) -> None:
+        self.runner.call_hook(f"before_{self.stage}_iter", batch_idx=idx, data_batch=data_batch)
+        step = getattr(self.runner.model, f"{self.stage}_step")
+        primary = self._primary()
+        hook_outputs = None
+        for index, (entry, evaluator) in enumerate(zip(self.selection.entries, self.evaluators)):
+            self.backbone.activate(entry.choice)
+            _synchronize()
+            start = time.perf_counter()
+            with autocast(enabled=self.fp16):
+                outputs = step(data_batch)
+            _synchronize()
+            self._timing[index] += torch.tensor([len(outputs), time.perf_counter() - start],
+                                                dtype=torch.float64)
+            evaluator.process(data_samples=outputs, data_batch=data_batch)
+            if entry.id == primary.id:
+                hook_outputs = outputs
+        self.runner.call_hook(f"after_{self.stage}_iter", batch_idx=idx, data_batch=data_batch,
+                              outputs=hook_outputs)
+
+    # ----------------------------------------------------------------- results
+    def _finish(self) -> dict:
+        size = len(self.dataloader.dataset)
+        raw = [evaluator.evaluate(size) for evaluator in self.evaluators]
+        timing = self._timing.clone()
+        all_reduce(timing, op="sum")
+        self.last_results = self._results(raw, timing)
+        if is_main_process():
+            paths = write_reports(self.last_results, self.out_dir, f"multibudget_{self.stage}",
+                                  self.reference)
+            print_log(f"multi-budget {self.stage} results ({paths['json'].parent}/"
+                      f"multibudget_{self.stage}.{{json,csv,md,png}}):\n"
+                      f"{to_markdown(self.last_results)}", logger="current")
+        return self._logged_metrics(raw)
+
+    def _results(self, raw: list[dict], timing: torch.Tensor) -> MultiBudgetResults:
+        entries = self.selection.entries
+        numeric = [numeric_metrics(metrics) for metrics in raw]
+        metric = self.metric or default_main_metric(list(numeric[0]))
+        missing = [e.id for e, m in zip(entries, numeric) if metric not in m]
+        if missing:
+            raise ValueError(f"metric {metric!r} is missing for {', '.join(missing)}; the "
+                             f"evaluator returns {', '.join(numeric[0])}")
+        higher = (self.higher_is_better if self.higher_is_better is not None
+                  else is_higher_better(metric))
+        rows = [ChoiceResult(id=e.id, gflops=e.gflops, backbone_gflops=e.backbone_gflops,
+                             params=e.params, metrics=m,
+                             images_per_s=float(count / seconds) if seconds > 0 else 0.0,
+                             budgets=self.selection.budgets_of(e.id))
+                for e, m, (count, seconds) in zip(entries, numeric, timing.tolist())]
+        for index in pareto_front([(r.gflops, r.metrics[metric]) for r in rows], higher):
+            rows[index].pareto = True
+        return MultiBudgetResults(self.image_hw, metric, higher, rows)
+
+    def _logged_metrics(self, raw: list[dict]) -> dict:
+        entries = self.selection.entries
+        if self.summary == "mean":
+            numeric = [numeric_metrics(metrics) for metrics in raw]
+            shared = [name for name in numeric[0] if all(name in m for m in numeric)]
+            summary = {name: sum(m[name] for m in numeric) / len(numeric) for name in shared}
+        else:
+            summary = dict(raw[[e.id for e in entries].index(self._primary().id)])
+        per_choice = {f"{e.id}/{name}": value
+                      for e, metrics in zip(entries, raw) for name, value in metrics.items()}
+        return {**summary, **per_choice}
+
+
+def _synchronize() -> None:
+    """Wait for queued GPU work so the timer measures the forward itself."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+@LOOPS.register_module()
+class MultiBudgetValLoop(MultiBudgetLoop):
+    """Validation at several budgets in one pass (see the module docstring)."""
+
+    stage = "val"
+
+
+@LOOPS.register_module()
+class MultiBudgetTestLoop(MultiBudgetLoop):
+    """Testing at several budgets in one pass (see the module docstring)."""
+
+    stage = "test"

@@ -1,0 +1,44 @@
+"""Print the budget space of a config: every backbone choice with the whole model's GFLOPs.
+
+    python tools/get_flops.py CONFIG [--shape H W] [--json OUT] [--cfg-options k=v ...]
+
+GFLOPs are multiply-adds / 1e9 for one image (see flexseg.budget.space); the default image size
+is the training size of the config (model.data_preprocessor.size, else crop_size).
+"""
+import argparse
+
+from mmengine.config import DictAction
+from mmengine.registry import MODELS, init_default_scope
+
+from flexseg.budget import build_budget_space, default_image_hw, format_table
+from flexseg.cli import load_config, run_cli
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="GFLOPs and parameters of every choice")
+    parser.add_argument("config", help="config file path")
+    parser.add_argument("--shape", type=int, nargs=2, metavar=("H", "W"),
+                        help="image size (default: the config's training size)")
+    parser.add_argument("--json", metavar="OUT", help="also write the table as JSON to OUT")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+                        help="override config keys, e.g. model.backbone.depth=6")
+    args = parser.parse_args()
+    args.launcher, args.local_rank, args.work_dir = "none", 0, None  # single process, no run
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args)
+    init_default_scope(cfg.get("default_scope", "mmseg"))
+    model = MODELS.build(cfg.model)
+    image_hw = tuple(args.shape) if args.shape else default_image_hw(cfg)
+    space = build_budget_space(model, image_hw)
+    print(format_table(space))
+    if args.json:
+        space.to_json(args.json)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    run_cli(main)
