@@ -43,7 +43,7 @@ SAMPLER_KEYS = ("strategy", "seed", "gap_gflops", "weights", "num_random", "min_
                 "max_gflops")
 
 
-def _check_ddp_unused_parameters(model: nn.Module, backbone: FlexibleBackbone,
+def check_ddp_unused_parameters(model: nn.Module, backbone: FlexibleBackbone,
                                  space: BudgetSpace) -> None:
     """DDP without ``find_unused_parameters`` hangs or fails when a choice skips parameters."""
     if not isinstance(model, DistributedDataParallel) or model.find_unused_parameters:
@@ -84,7 +84,7 @@ class BudgetTraining:
         self.sampler = build_sampler(space, seed=runner.seed if seed is None else seed, **options)
         self.eval_entry = (space.get(self.eval_choice) if self.eval_choice is not None
                            else self.sampler.space[-1])
-        _check_ddp_unused_parameters(runner.model, self.backbone, self.sampler.space)
+        check_ddp_unused_parameters(runner.model, self.backbone, self.sampler.space)
         self._log_setup()
         self.backbone.activate(self.eval_entry.choice)
 

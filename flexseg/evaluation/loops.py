@@ -102,7 +102,6 @@ class MultiBudgetLoop(BaseLoop):
             runner.visualizer.dataset_meta = self.dataset_meta
         self.selection: Selection | None = None
         self.evaluators: list[Evaluator] = []
-        self.last_results: MultiBudgetResults | None = None
         self._timing = torch.zeros(0, 2, dtype=torch.float64)
 
     # ----------------------------------------------------------------- set-up
@@ -138,6 +137,12 @@ class MultiBudgetLoop(BaseLoop):
         print_log(f"multi-budget {self.stage}: {describe(entries)} on "
                   f"{self.image_hw[0]}x{self.image_hw[1]} images{picks}", logger="current")
 
+    def _start_pass(self, first_batch: dict) -> None:
+        if self.selection is None:
+            self._prepare(first_batch)
+        # Per choice: images and seconds spent in its steps during this pass.
+        self._timing = torch.zeros(len(self.evaluators), 2, dtype=torch.float64)
+
     def _primary(self) -> BudgetEntry:
         """The choice whose outputs the hooks see (and whose metrics are the summary)."""
         entries = self.selection.entries
@@ -153,10 +158,8 @@ class MultiBudgetLoop(BaseLoop):
         previous_choice = self.backbone.active_choice
         try:
             for idx, data_batch in enumerate(self.dataloader):
-                if self.selection is None:
-                    self._prepare(data_batch)
                 if idx == 0:
-                    self._timing = torch.zeros(len(self.evaluators), 2, dtype=torch.float64)
+                    self._start_pass(data_batch)
                 self.run_iter(idx, data_batch)
         finally:
             self.backbone.activate(previous_choice)
@@ -194,13 +197,13 @@ class MultiBudgetLoop(BaseLoop):
         raw = [evaluator.evaluate(size) for evaluator in self.evaluators]
         timing = self._timing.clone()
         all_reduce(timing, op="sum")
-        self.last_results = self._results(raw, timing)
+        results = self._results(raw, timing)
         if is_main_process():
-            paths = write_reports(self.last_results, self.out_dir, f"multibudget_{self.stage}",
+            paths = write_reports(results, self.out_dir, f"multibudget_{self.stage}",
                                   self.reference)
             print_log(f"multi-budget {self.stage} results ({paths['json'].parent}/"
                       f"multibudget_{self.stage}.{{json,csv,md,png}}):\n"
-                      f"{to_markdown(self.last_results)}", logger="current")
+                      f"{to_markdown(results)}", logger="current")
         return self._logged_metrics(raw)
 
     def _results(self, raw: list[dict], timing: torch.Tensor) -> MultiBudgetResults:

@@ -1,0 +1,31 @@
+# FlexiViT (192-d, 6 blocks) + UPerNet on DigitSeg 64x64: one set of weights trained with a
+# random patch size per iteration, then evaluated at every patch size in one pass.
+_base_ = [
+    '../_base_/models/flexivit_upernet.py',
+    '../_base_/datasets/digitseg.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/digitseg_1k.py',
+]
+embed_dim = 192
+model = dict(
+    data_preprocessor=dict(size=(64, 64)),
+    backbone=dict(
+        img_size=64,
+        patch_size=8,
+        patch_sizes=[4, 6, 8, 12, 16],
+        embed_dim=embed_dim,
+        depth=6,
+        num_heads=3,
+        pos_embed_grid=8,
+        drop_path_rate=0.0,
+        out_indices=(1, 2, 4, 5),
+        out_stride=8),
+    neck=dict(in_channels=[embed_dim] * 4, out_channels=embed_dim, scales=[2, 1, 0.5, 0.25]),
+    decode_head=dict(in_channels=[embed_dim] * 4, channels=64, num_classes=11))
+train_cfg = dict(
+    type='BudgetIterBasedTrainLoop',
+    sampler=dict(strategy='uniform'))
+val_cfg = dict(type='MultiBudgetValLoop', choices='all')
+test_cfg = dict(type='MultiBudgetTestLoop', choices='all')
+log_processor = dict(type='BudgetLogProcessor', by_epoch=False)
+randomness = dict(seed=0)
