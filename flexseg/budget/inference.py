@@ -39,11 +39,13 @@ class InferenceForward(nn.Module):
     def forward(self, images: torch.Tensor):
         return self.model._forward(images, self.data_samples)
 
-
-def synthetic_images(image_hw: Size2d, batch_size: int = 1, seed: int = 0) -> torch.Tensor:
-    """Normalised-looking images, the same for every call (detector costs depend on values)."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(batch_size, 3, *image_hw, generator=generator)
+    def synthetic_images(self) -> torch.Tensor:
+        """Normalised-looking images on the model's device, the same for every call (a
+        detector's cost depends on the values through its proposals)."""
+        height, width = self.data_samples[0].img_shape
+        generator = torch.Generator().manual_seed(0)
+        images = torch.randn(len(self.data_samples), 3, height, width, generator=generator)
+        return images.to(next(self.model.parameters()).device)
 
 
 @contextlib.contextmanager
@@ -64,7 +66,7 @@ def count_flops_outside_backbone(model: nn.Module, image_hw: Size2d) -> int:
     one-off derived weights, so the backbone is costed analytically instead)."""
     forward = InferenceForward(model, image_hw)
     with torch.no_grad(), eval_mode(forward):
-        analyzer = FlopAnalyzer(forward, (synthetic_images(image_hw),))
+        analyzer = FlopAnalyzer(forward, (forward.synthetic_images(),))
         analyzer.unsupported_ops_warnings(False)
         analyzer.uncalled_modules_warnings(False)
         return int(analyzer.total() - analyzer.total(BACKBONE_SCOPE))

@@ -15,7 +15,7 @@ from scipy.stats import spearmanr
 
 from flexseg.models.contract import find_flexible
 
-from .inference import InferenceForward, eval_mode, synthetic_images
+from .inference import InferenceForward, eval_mode
 from .space import BudgetSpace
 
 
@@ -25,7 +25,7 @@ def median_latencies_ms(model: nn.Module, space: BudgetSpace, batch_size: int = 
     backbone = find_flexible(model)
     original = backbone.active_choice
     forward = InferenceForward(model, space.image_hw, batch_size)
-    images = synthetic_images(space.image_hw, batch_size)
+    images = forward.synthetic_images()
     times: dict[str, list[float]] = {entry.id: [] for entry in space}
     try:
         with torch.inference_mode(), eval_mode(forward):
@@ -39,6 +39,8 @@ def median_latencies_ms(model: nn.Module, space: BudgetSpace, batch_size: int = 
                     backbone.activate(entry.choice)
                     began = time.perf_counter()
                     forward(images)
+                    if images.is_cuda:  # kernels run asynchronously
+                        torch.cuda.synchronize()
                     times[entry.id].append(time.perf_counter() - began)
     finally:
         backbone.activate(original)

@@ -44,7 +44,7 @@ SAMPLER_KEYS = ("strategy", "seed", "gap_gflops", "weights", "num_random", "min_
 
 
 def check_ddp_unused_parameters(model: nn.Module, backbone: FlexibleBackbone,
-                                 space: BudgetSpace) -> None:
+                                space: BudgetSpace) -> None:
     """DDP without ``find_unused_parameters`` hangs or fails when a choice skips parameters."""
     if not isinstance(model, DistributedDataParallel) or model.find_unused_parameters:
         return

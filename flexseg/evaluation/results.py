@@ -11,6 +11,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
+import numpy as np
+
 # Metrics preferred as "the" metric when the config names none, in order.
 PREFERRED_METRICS = ("mIoU", "coco/bbox_mAP", "coco/segm_mAP", "mDice", "d1")
 # Substrings of metric names for which lower is better (errors and losses).
@@ -29,9 +31,15 @@ def is_higher_better(metric: str) -> bool:
     return not any(part in metric.lower() for part in LOWER_IS_BETTER)
 
 
+def _plain_float(value: numbers.Real) -> float:
+    """NumPy floats via their shortest decimal form: float32 0.39 stays 0.39, not
+    0.38999998569488525 (float64 values are unchanged)."""
+    return float(str(value)) if isinstance(value, np.floating) else float(value)
+
+
 def numeric_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
     """The scalar entries of an evaluator's result, as plain floats (JSON/CSV-ready)."""
-    return {name: float(value) for name, value in metrics.items()
+    return {name: _plain_float(value) for name, value in metrics.items()
             if isinstance(value, numbers.Real) and not isinstance(value, bool)}
 
 

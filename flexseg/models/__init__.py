@@ -2,6 +2,9 @@
 from .contract import Choice, FlexibleBackbone, find_flexible
 from .flexivit import FlexiViT, PatchChoice
 from .necks import SimpleFeaturePyramid
+from .stitch_init_hook import StitchInitHook
+from .stitch_routes import Route
+from .stitched_vit import StitchedViT
 
-__all__ = ["Choice", "FlexibleBackbone", "FlexiViT", "PatchChoice", "SimpleFeaturePyramid",
-           "find_flexible"]
+__all__ = ["Choice", "FlexibleBackbone", "FlexiViT", "PatchChoice", "Route",
+           "SimpleFeaturePyramid", "StitchInitHook", "StitchedViT", "find_flexible"]

@@ -63,6 +63,25 @@ def test_params_cover_the_inference_path_but_not_the_auxiliary_head(measured):
     assert {entry.params for entry in space} == {used}
 
 
+def test_a_two_stage_detector_is_costed_through_its_rpn_and_roi_heads():
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import ConfigDict
+
+    from tests.models.test_simple_feature_pyramid import _faster_rcnn
+
+    register_all_modules()
+    detector = MODELS.build(ConfigDict(_faster_rcnn(embed_dim=32)))
+    space = build_budget_space(detector, (64, 96))
+    assert space.ids() == ["p24", "p16", "p8"]
+    heads = sum(p.numel() for name in ("neck", "rpn_head", "roi_head")
+                for p in getattr(detector, name).parameters())
+    for entry in space:
+        # Neck, RPN and RoI heads (a few MFLOPs here) come on top of the backbone.
+        assert entry.gflops - entry.backbone_gflops > 0.004
+        assert entry.params == sum(p.numel() for p in detector.backbone.parameters()) + heads
+
+
 def test_a_bare_backbone_costs_its_analytic_flops():
     backbone = FlexiViT(img_size=32, patch_size=8, patch_sizes=[8, 16], embed_dim=16, depth=1,
                         num_heads=2)

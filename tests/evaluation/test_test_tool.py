@@ -15,6 +15,7 @@ DATA_OPTIONS = ("test_dataloader.batch_size=4", "test_dataloader.num_workers=0",
 
 def run_test_tool(monkeypatch, *args) -> None:
     monkeypatch.setattr(sys, "argv", ["test.py", *map(str, args)])
+    monkeypatch.setenv("LOCAL_RANK", "0")  # the tool sets it when absent; keep it test-local
     runpy.run_path(str(REPO / "tools/test.py"), run_name="__main__")
 
 

@@ -10,7 +10,9 @@ Other facts the mapping relies on (mmseg 1.2 ``vit.py``): ``patch_pad='corner'``
 bottom/right like FlexiViT; its position embedding has a class-token row (zero here, since
 FlexiViT adds none to prefix tokens); attention is ``torch.nn.MultiheadAttention`` whose
 ``in_proj`` stacks q, k, v as timm's ``qkv`` does; layer scale, absent in mmseg, is folded
-into the output projections.
+into the output projections. The position embedding is stored for the exported image size;
+at other sizes mmseg resamples it itself (plain bilinear, FlexiViT anti-aliases when
+shrinking), so outputs are exact at that size and close elsewhere.
 """
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ _base_ = [
     '../../../configs/_base_/default_runtime.py',
     '../../../configs/_base_/schedules/digitseg_1k.py',
 ]
-custom_imports = dict(imports=['flexseg', 'flexseg.evaluation'], allow_failed_imports=False)
 norm_cfg = dict(type='BN', requires_grad=True)
 embed_dim = 32
 model = dict(

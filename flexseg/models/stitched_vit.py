@@ -1,0 +1,297 @@
+"""Stitched ViT (SN-Netv2): two pretrained ViT anchors joined by stitching layers, many routes.
+
+A small anchor ``S`` and a large anchor ``L`` (e.g. DeiT-III S and L) share the patch size and
+prefix tokens. A route (see ``stitch_routes``: kinds, enumeration, ids) runs segments of both,
+passing the tokens (prefix tokens included) through a stitching layer wherever it changes
+anchor. Stitching layers are fitted by least squares on real features before training
+(``fit_stitches``; in a run, ``StitchInitHook``), then only their bias and low-rank update
+train, together with both anchors.
+
+Dense outputs, whatever the route: one map per ``out_indices`` entry, each with the large
+anchor's width ``out_channels`` and stride ``out_stride``. Level indices count small-anchor
+blocks; level ``i`` is the state after small block ``i``, or after large block
+``ratio * (i + 1) - 1`` when the route is in the large anchor there (routes change anchor only
+between such positions, so every level is well defined). A small-anchor state goes through the
+level's own stitching layer into the large anchor's width (fitted the same way). Maps are
+resampled to the fixed stride as in FlexiViT (``layers.grid.resample_to_stride``).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from flexseg.layers import (block_flops, resample_to_stride, stride_grid_size, to_2tuple,
+                            token_grid_size, vit_flops)
+from flexseg.layers.grid import FIT_MODES
+from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
+from flexseg.models.contract import Choice, FlexibleBackbone
+from flexseg.models.flexivit import FlexiViT
+from flexseg.models.stitch_routes import (LARGE, ROUTE_KINDS, SMALL, Route, enumerate_routes,
+                                          stitch_ratio)
+from flexseg.registry import register_model
+
+Size2d = tuple[int, int]
+# Anchor settings the stitched model fixes for both anchors.
+SHARED_KEYS = ("img_size", "patch_size", "patch_sizes", "in_chans", "fit", "out_indices",
+               "out_stride", "final_norm", "frozen", "attn_only")
+
+
+@register_model
+class StitchedViT(FlexibleBackbone, BaseModule):
+    """Two ViT anchors stitched into one backbone with many routes (module doc).
+
+    Args:
+        small, large: the anchors as ``FlexiViT`` arguments (``embed_dim``, ``depth``,
+            ``num_heads``, ``mlp_ratio``, ``layer_scale_init`` for DeiT-III, ...,
+            ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` for timm/DeiT/DeiT-III
+            files); the keys in ``SHARED_KEYS`` are set here for both.
+        img_size: nominal image size (default position-embedding grids; any size runs).
+        patch_size: patch size of both anchors.
+        fit: 'pad' or 'crop' for images that are not a whole number of patches.
+        routes: route kinds in the space, from ``ROUTE_KINDS`` (default: all, 134 routes for
+            a 12/24 pair).
+        boundaries: where routes may change anchor, counted in small blocks (default: after
+            every small block but the last).
+        lora_rank: rank of the trainable update of every stitching layer (0: bias only).
+        out_indices: small-anchor block index of each output level (negative counts from the
+            end); the last block must be one of them. Default: four evenly spaced levels.
+        out_stride: stride of every output map.
+    """
+
+    def __init__(self, small: dict, large: dict, img_size: int | Size2d = 224,
+                 patch_size: int = 16, in_chans: int = 3, fit: str = "pad",
+                 routes: Sequence[str] = ROUTE_KINDS, boundaries: Sequence[int] | None = None,
+                 lora_rank: int = 16, out_indices: Sequence[int] | None = None,
+                 out_stride: int = 16, init_cfg: dict | list | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if fit not in FIT_MODES:
+            raise ValueError(f"fit must be one of {FIT_MODES}, got {fit!r}")
+        shared = dict(img_size=img_size, patch_size=patch_size, patch_sizes=[patch_size],
+                      in_chans=in_chans, fit=fit)
+        self.small = self._build_anchor("small", small, shared)
+        self.large = self._build_anchor("large", large, shared)
+        if self.small.num_prefix_tokens != self.large.num_prefix_tokens:
+            raise ValueError(
+                f"the anchors must have the same prefix tokens (class/register tokens); small "
+                f"has {self.small.num_prefix_tokens}, large {self.large.num_prefix_tokens}")
+        self.ratio = stitch_ratio(self.small.depth, self.large.depth)
+        self.patch_hw = to_2tuple(patch_size)
+        self.in_chans = in_chans
+        self.fit = fit
+        self.out_stride = out_stride
+        self.out_channels = self.large.embed_dim
+        self.out_indices = self._resolve_levels(out_indices)
+        # Output level of a block, per anchor.
+        self._level_blocks = {
+            SMALL: {unit: level for level, unit in enumerate(self.out_indices)},
+            LARGE: {self.ratio * (unit + 1) - 1: level
+                    for level, unit in enumerate(self.out_indices)}}
+
+        self._space = enumerate_routes(self.small.depth, self.large.depth, routes, boundaries)
+        self._stitch_specs = {stitch.key: stitch for route in self._space
+                              for stitch in route.stitches()}
+        self.stitches = nn.ModuleDict({
+            key: StitchingLayer(self.anchor(s.source).embed_dim,
+                                self.anchor(s.target).embed_dim, lora_rank)
+            for key, s in self._stitch_specs.items()})
+        self.level_maps = nn.ModuleList(
+            StitchingLayer(self.small.embed_dim, self.large.embed_dim, lora_rank)
+            for _ in self.out_indices)
+        self._active = max(self._space, key=lambda route: self.flops(route, to_2tuple(img_size)))
+
+    # ----------------------------------------------------------------- configuration
+    @staticmethod
+    def _build_anchor(name: str, cfg: dict, shared: dict) -> FlexiViT:
+        fixed = sorted(set(cfg) & set(SHARED_KEYS))
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot be set for the {name} anchor: "
+                             f"StitchedViT sets {', '.join(SHARED_KEYS)} for both anchors")
+        return FlexiViT(**cfg, **shared)
+
+    def _resolve_levels(self, indices: Sequence[int] | None) -> list[int]:
+        depth = self.small.depth
+        if indices is None:
+            return sorted({(k + 1) * depth // 4 - 1 for k in range(4)} - {-1})
+        resolved = []
+        for index in indices:
+            if not -depth <= index < depth:
+                raise ValueError(f"out index {index} is outside the {depth}-block small anchor; "
+                                 f"allowed: {-depth} to {depth - 1}")
+            resolved.append(index % depth)
+        if len(set(resolved)) != len(resolved) or depth - 1 not in resolved:
+            raise ValueError(f"out_indices {list(indices)} must be distinct small-anchor blocks "
+                             f"including the last one ({depth - 1}), so that every block of "
+                             "every route reaches an output")
+        return resolved
+
+    def anchor(self, name: str) -> FlexiViT:
+        """The anchor called ``'S'`` or ``'L'``."""
+        return self.small if name == SMALL else self.large
+
+    def stitching_layers(self) -> list[StitchingLayer]:
+        """Every stitching layer, level maps included, in a fixed order."""
+        return [*self.stitches.values(), *self.level_maps]
+
+    @property
+    def stitches_fitted(self) -> bool:
+        """Whether every stitching layer holds its least-squares fit (saved in checkpoints)."""
+        return all(bool(layer.fitted) for layer in self.stitching_layers())
+
+    def _route_layers(self, route: Route) -> list[StitchingLayer]:
+        layers = [self.stitches[stitch.key] for stitch in route.stitches()]
+        return layers + [self.level_maps[level] for level, anchor in self._level_anchors(route)
+                         if anchor == SMALL]
+
+    def _level_anchors(self, route: Route) -> list[tuple[int, str]]:
+        """(level, anchor that produces it) for every output level."""
+        found = []
+        for segment in route.segments:
+            blocks = self._level_blocks[segment.anchor]
+            found += [(blocks[i], segment.anchor) for i in range(segment.start, segment.stop)
+                      if i in blocks]
+        return sorted(found)
+
+    # ----------------------------------------------------------------- contract
+    def space(self) -> list[Choice]:
+        return list(self._space)
+
+    def activate(self, choice: Choice | str) -> None:
+        self._active = self.choice(choice)
+
+    @property
+    def active_choice(self) -> Route:
+        return self._active
+
+    def flops(self, choice: Choice | str, image_hw: tuple[int, int]) -> int:
+        """Multiply-adds of ``forward`` for one image (conventions: ``layers.flops``): the first
+        anchor's stem, the blocks of every segment, one ``d_in x d_out`` product per token for
+        each stitching layer passed (the low-rank update is merged into the map), and the same
+        per patch token for each level taken from the small anchor."""
+        route = self.choice(choice)
+        first = self.anchor(route.segments[0].anchor)
+        grid_h, grid_w = token_grid_size(tuple(image_hw), self.patch_hw, self.fit)
+        patches = grid_h * grid_w
+        tokens = patches + first.num_prefix_tokens
+        total = vit_flops(tuple(image_hw), self.patch_hw, embed_dim=first.embed_dim, depth=0,
+                          mlp_hidden_dim=first.mlp_hidden_dim, in_chans=self.in_chans,
+                          stem=first.stem, fit=self.fit)  # the stem alone
+        for segment in route.segments:
+            anchor = self.anchor(segment.anchor)
+            total += (segment.stop - segment.start) * block_flops(
+                tokens, anchor.embed_dim, anchor.mlp_hidden_dim, anchor.num_parallel)
+        for stitch in route.stitches():
+            layer = self.stitches[stitch.key]
+            total += tokens * layer.in_dim * layer.out_dim
+        small_levels = sum(anchor == SMALL for _, anchor in self._level_anchors(route))
+        return total + small_levels * patches * self.small.embed_dim * self.large.embed_dim
+
+    def params(self, choice: Choice | str) -> int:
+        """Weights the route uses: the first anchor's embeddings, the blocks it runs, and its
+        stitching layers and small-anchor level maps as deployed (low-rank update merged)."""
+        route = self.choice(choice)
+        first = self.anchor(route.segments[0].anchor)
+        total = sum(p.numel() for name, p in first.named_parameters()
+                    if not name.startswith(("blocks.", "norm.")))
+        for segment in route.segments:
+            blocks = self.anchor(segment.anchor).blocks[segment.start:segment.stop]
+            total += sum(p.numel() for p in blocks.parameters())
+        return total + sum(layer.deployed_size for layer in self._route_layers(route))
+
+    # ----------------------------------------------------------------- forward
+    def _run(self, x: torch.Tensor, route: Route
+             ) -> tuple[torch.Tensor, dict[int, tuple[str, torch.Tensor]], Size2d]:
+        """Final tokens, the (anchor, tokens) of every level, and the token grid size."""
+        tokens, grid_hw = self.anchor(route.segments[0].anchor)._embed(x)
+        levels = {}
+        for segment, stitch in zip(route.segments, (None, *route.stitches())):
+            if stitch is not None:
+                tokens = self.stitches[stitch.key](tokens)
+            blocks = self.anchor(segment.anchor).blocks
+            level_of = self._level_blocks[segment.anchor]
+            for index in range(segment.start, segment.stop):
+                tokens = blocks[index](tokens)
+                if index in level_of:
+                    levels[level_of[index]] = (segment.anchor, tokens)
+        return tokens, levels, grid_hw
+
+    def _check_fitted(self, route: Route) -> None:
+        if self.training and not all(bool(layer.fitted) for layer in self._route_layers(route)):
+            raise RuntimeError(
+                f"route {route.id} uses stitching layers that are not fitted yet; fit them "
+                "before training: custom_hooks=[dict(type='StitchInitHook')] in a config, or "
+                "StitchedViT.fit_stitches(batches)")
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """NCHW image -> one (B, out_channels, ceil(H/s), ceil(W/s)) map per output level."""
+        route = self._active
+        self._check_fitted(route)
+        _, levels, grid_hw = self._run(x, route)
+        out_hw = stride_grid_size((x.shape[-2], x.shape[-1]), self.out_stride)
+        outputs = []
+        for level in range(len(self.out_indices)):
+            anchor, tokens = levels[level]
+            patches = tokens[:, self.small.num_prefix_tokens:]
+            if anchor == SMALL:
+                patches = self.level_maps[level](patches)
+            grid = patches.transpose(1, 2).reshape(x.shape[0], -1, *grid_hw)
+            outputs.append(resample_to_stride(grid, self.patch_hw, self.out_stride, out_hw))
+        return tuple(outputs)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """All tokens after the route's last block and its anchor's final norm, as timm."""
+        route = self._active
+        tokens, _, _ = self._run(x, route)
+        return self.anchor(route.segments[-1].anchor).norm(tokens)
+
+    # ----------------------------------------------------------------- stitching fit
+    def _anchor_states(self, name: str, x: torch.Tensor) -> list[torch.Tensor]:
+        """Tokens entering each block of an anchor, then its last block's output."""
+        anchor = self.anchor(name)
+        tokens, _ = anchor._embed(x)
+        states = [tokens]
+        for block in anchor.blocks:
+            tokens = block(tokens)
+            states.append(tokens)
+        return states
+
+    @torch.no_grad()
+    def fit_stitches(self, batches: Iterable[torch.Tensor]) -> int:
+        """Fit every stitching layer by least squares on the anchors' own features.
+
+        ``batches`` yields normalised NCHW images. A stitch from block i of one anchor to
+        block j of the other maps the tokens leaving block i onto the tokens entering block j
+        (all tokens, prefix included); a level map maps the small anchor's patch tokens at a
+        level onto the large anchor's at the same level. Runs in eval mode (no drop path);
+        returns the number of images used.
+        """
+        stitch_fits = {key: AffineLeastSquares(layer.in_dim, layer.out_dim)
+                       for key, layer in self.stitches.items()}
+        level_fits = [AffineLeastSquares(self.small.embed_dim, self.large.embed_dim)
+                      for _ in self.out_indices]
+        prefix = self.small.num_prefix_tokens
+        was_training = self.training
+        self.eval()
+        images = 0
+        try:
+            for batch in batches:
+                states = {name: self._anchor_states(name, batch) for name in (SMALL, LARGE)}
+                for key, stitch in self._stitch_specs.items():
+                    stitch_fits[key].add(states[stitch.source][stitch.last_block + 1],
+                                         states[stitch.target][stitch.first_block])
+                for fit, unit in zip(level_fits, self.out_indices):
+                    position = unit + 1  # after small block ``unit``
+                    fit.add(states[SMALL][position][:, prefix:],
+                            states[LARGE][self.ratio * position][:, prefix:])
+                images += batch.shape[0]
+        finally:
+            self.train(was_training)
+        if images == 0:
+            raise ValueError("fit_stitches got no images")
+        for key, fit in stitch_fits.items():
+            self.stitches[key].set_map(*fit.solve())
+        for layer, fit in zip(self.level_maps, level_fits):
+            layer.set_map(*fit.solve())
+        return images

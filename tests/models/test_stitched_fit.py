@@ -1,0 +1,215 @@
+"""Fitting a StitchedViT's stitching layers: what each layer is fitted to, the state after the
+fit (exact least-squares maps, only bias and low-rank update trainable), persistence, and the
+errors users see."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from flexseg.models import StitchedViT, StitchInitHook
+
+SMALL = dict(embed_dim=16, depth=3, num_heads=2, mlp_ratio=2.0)
+LARGE = dict(embed_dim=24, depth=6, num_heads=2, mlp_ratio=2.0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _model(seed: int = 0, **kwargs) -> StitchedViT:
+    torch.manual_seed(seed)
+    options = dict(img_size=32, patch_size=8, lora_rank=4, out_indices=(0, 2), out_stride=8)
+    options.update(kwargs)
+    return StitchedViT(dict(SMALL), dict(LARGE), **options)
+
+
+def _batches(count: int = 3, seed: int = 1) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(4, 3, 32, 32, generator=generator) for _ in range(count)]
+
+
+def _block_outputs(anchor, images: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Tokens (prefix included) leaving each block of a timm-style anchor, over all images."""
+    outputs = [[] for _ in anchor.blocks]
+    handles = [block.register_forward_hook(lambda _m, _i, out, k=k: outputs[k].append(out))
+               for k, block in enumerate(anchor.blocks)]
+    with torch.no_grad():
+        for batch in images:
+            anchor.forward_features(batch)
+    for handle in handles:
+        handle.remove()
+    return [torch.cat(out) for out in outputs]
+
+
+def _least_squares(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = x.reshape(-1, x.shape[-1]).double()
+    augmented = torch.cat([x, torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
+    solution = torch.linalg.lstsq(augmented, y.reshape(-1, y.shape[-1]).double()).solution
+    return solution[:-1].T.float(), solution[-1].float()
+
+
+def test_each_layer_is_the_least_squares_map_between_the_anchors_features():
+    """``s1-l4`` maps tokens leaving small block 1 onto tokens entering large block 4 (leaving
+    large block 3); ``l3-s2`` the reverse; level map i maps the small anchor's patch tokens
+    after small block ``out_indices[i]`` onto the large anchor's after large block
+    ``2 (out_indices[i] + 1) - 1``."""
+    model = _model().eval()
+    images = _batches()
+    assert model.fit_stitches(images) == 12
+    small, large = _block_outputs(model.small, images), _block_outputs(model.large, images)
+    expected = {"s1-l4": (small[1], large[3]), "l3-s2": (large[3], small[1]),
+                "s0-l2": (small[0], large[1]), "l1-s1": (large[1], small[0])}
+    for key, (x, y) in expected.items():
+        weight, bias = _least_squares(x, y)
+        torch.testing.assert_close(model.stitches[key].weight, weight, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(model.stitches[key].bias, bias, rtol=1e-4, atol=1e-4)
+    for level, (small_block, large_block) in enumerate([(0, 1), (2, 5)]):
+        weight, bias = _least_squares(small[small_block][:, 1:], large[large_block][:, 1:])
+        torch.testing.assert_close(model.level_maps[level].weight, weight, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(model.level_maps[level].bias, bias, rtol=1e-4, atol=1e-4)
+    assert model.stitches_fitted
+
+
+def test_after_the_fit_routes_do_not_depend_on_the_low_rank_factor_a():
+    """B starts at zero: whatever A holds, every route computes the fitted maps exactly."""
+    model = _model().eval()
+    model.fit_stitches(_batches())
+    x = torch.randn(2, 3, 32, 32)
+    routes = [route.id for route in model.space()]
+    with torch.no_grad():
+        before = {}
+        for route in routes:
+            model.activate(route)
+            before[route] = model(x)
+        for layer in model.stitching_layers():
+            layer.lora_a.normal_()
+        for route in routes:
+            model.activate(route)
+            assert all(torch.equal(a, b) for a, b in zip(model(x), before[route])), route
+
+
+def test_only_bias_and_low_rank_update_of_stitching_layers_train():
+    model = _model()
+    model.fit_stitches(_batches())
+    stitching = {name: param for name, param in model.named_parameters()
+                 if name.startswith(("stitches.", "level_maps."))}
+    assert {name.rsplit(".", 1)[1] for name in stitching} == {"bias", "lora_a", "lora_b"}
+    assert all(param.requires_grad for param in stitching.values())
+    maps = {name: buffer.clone() for name, buffer in model.named_buffers()
+            if name.endswith(".weight")}
+    assert len(maps) == len(model.stitching_layers())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.train()
+    model.activate("s0-l2-s2")
+    sum(level.pow(2).mean() for level in model(torch.randn(2, 3, 32, 32))).backward()
+    optimizer.step()
+    assert all(torch.equal(buffer, maps[name]) for name, buffer in model.named_buffers()
+               if name in maps)
+    assert model.stitches["s0-l2"].lora_b.abs().sum() > 0
+    assert model.stitches["l3-s2"].lora_b.abs().sum() > 0
+
+
+def test_training_a_route_needs_its_layers_fitted():
+    model = _model().train()
+    x = torch.randn(1, 3, 32, 32)
+    model.activate("L")  # uses no stitching layer
+    model(x)
+    model.activate("s1-l4")
+    with pytest.raises(RuntimeError, match="StitchInitHook"):
+        model(x)
+    with torch.no_grad():
+        model.eval()(x)  # evaluating (e.g. counting FLOPs) before the fit is allowed
+    model.fit_stitches(_batches(1))
+    model.train()(x)
+
+
+class _RunnerWithoutData:
+    def __init__(self, model):
+        self.model = model
+        self.seed = 0
+
+    @property
+    def train_dataloader(self):
+        raise AssertionError("the training data was read")
+
+
+def test_fit_survives_save_and_load_and_is_not_recomputed(tmp_path):
+    fitted = _model().eval()
+    fitted.fit_stitches(_batches())
+    torch.save(fitted.state_dict(), tmp_path / "model.pth")
+
+    restored = _model(seed=5).eval()  # different random initialisation
+    assert not restored.stitches_fitted
+    restored.load_state_dict(torch.load(tmp_path / "model.pth", weights_only=True))
+    assert restored.stitches_fitted
+    StitchInitHook().before_train(_RunnerWithoutData(restored))  # skips: nothing read
+
+    x = torch.randn(2, 3, 32, 32)
+    for route in ("s0-l2-s2", "l1-s1-l4"):
+        fitted.activate(route)
+        restored.activate(route)
+        with torch.no_grad():
+            assert all(torch.equal(a, b) for a, b in zip(fitted(x), restored(x)))
+    with pytest.raises(AssertionError, match="training data was read"):
+        StitchInitHook().before_train(_RunnerWithoutData(_model()))
+
+
+def _runner_with_data(model: StitchedViT, images: torch.Tensor, batch_size: int):
+    """What the hook reads: the training dataset, its collate function and the model's data
+    preprocessor (here: scale by 2, so the test can tell preprocessed images apart)."""
+    segmentor = SimpleNamespace(
+        backbone=model, data_preprocessor=lambda batch, training: {"inputs": 2 * batch})
+    loader = SimpleNamespace(dataset=images, batch_size=batch_size, collate_fn=torch.stack)
+    return SimpleNamespace(model=segmentor, seed=0, train_dataloader=loader)
+
+
+def test_hook_fits_on_preprocessed_training_images():
+    images = torch.cat(_batches(2))  # 8 images
+    reference = _model()
+    reference.fit_stitches([2 * images])
+    model = _model()
+    StitchInitHook(num_batches=2).before_train(_runner_with_data(model, images, batch_size=4))
+    assert model.stitches_fitted
+    for ours, theirs in zip(model.stitching_layers(), reference.stitching_layers()):
+        torch.testing.assert_close(ours.weight, theirs.weight, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(ours.bias, theirs.bias, rtol=1e-4, atol=1e-4)
+
+    fewer = _model()  # one batch of 4: a different fit
+    StitchInitHook(num_batches=1).before_train(_runner_with_data(fewer, images, batch_size=4))
+    assert not torch.allclose(fewer.stitches["s1-l4"].weight, model.stitches["s1-l4"].weight)
+
+
+def test_depths_the_rule_cannot_stitch_are_refused():
+    with pytest.raises(ValueError, match="whole multiple"):
+        StitchedViT(dict(SMALL), dict(LARGE, depth=5), img_size=32, patch_size=8)
+
+
+def test_lora_rank_above_the_widths_is_refused():
+    with pytest.raises(ValueError, match="lora_rank must be an integer from 0 to 16"):
+        _model(lora_rank=17)
+
+
+def test_routes_outside_the_space_are_refused_with_the_allowed_ids():
+    model = _model(routes=("S", "L", "S-L"))
+    with pytest.raises(ValueError, match=r"unknown choice 'l3-s2'; available: S, L, s0-l2, "
+                                         r"s1-l4$"):
+        model.activate("l3-s2")
+
+
+def test_anchor_settings_shared_by_both_anchors_are_refused():
+    with pytest.raises(ValueError, match="patch_size cannot be set for the small anchor"):
+        StitchedViT(dict(SMALL, patch_size=16), dict(LARGE), img_size=32, patch_size=8)
+
+
+def test_anchors_with_different_prefix_tokens_are_refused():
+    with pytest.raises(ValueError, match="same prefix tokens"):
+        StitchedViT(dict(SMALL, num_reg_tokens=2), dict(LARGE), img_size=32, patch_size=8)
+
+
+def test_levels_must_end_at_the_last_small_block():
+    with pytest.raises(ValueError, match=r"including the last one \(2\)"):
+        _model(out_indices=(0, 1))
