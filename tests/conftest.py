@@ -47,3 +47,13 @@ def quick_run_options(data_root: Path, max_iters: int = 4, batch_size: int = 2) 
 
 
 PYTHON = sys.executable
+
+
+def load_run_checkpoint(path: Path) -> dict:
+    """Load a checkpoint written by a run of the tools (mmengine types allowed, nothing else)."""
+    import torch
+
+    from flexseg.compat import allow_mmengine_checkpoints
+
+    allow_mmengine_checkpoints()
+    return torch.load(path, map_location="cpu")

@@ -6,8 +6,10 @@
 Both sides run in this process, interleaved, after one untimed warm-up of each (dataloader
 workers, resized kernels, FLOP counting); each side's loop object is reused, as a training run
 reuses its validation loop. The multi-budget side includes writing its reports. Printed: the
-median seconds of each side, their ratio (one pass / separate runs; lower is better) and
-whether both sides produced the same metrics.
+median wall-clock and CPU seconds of each side, their ratios (one pass / separate runs; lower
+is better) and whether both sides produced the same metrics. CPU time (of this process, all its
+threads) is the steadier figure on a shared machine; it misses dataloader worker processes, so
+compare it with ``--cfg-options val_dataloader.num_workers=0``.
 """
 import argparse
 import statistics
@@ -44,10 +46,20 @@ def spread(ids: list[str], count: int) -> list[str]:
     return [ids[round(i * (len(ids) - 1) / (count - 1))] for i in range(count)]
 
 
-def timed(run) -> tuple[float, dict]:
-    start = time.perf_counter()
+def timed(run) -> tuple[tuple[float, float], dict]:
+    """(wall seconds, CPU seconds) of ``run()`` and its result."""
+    wall, cpu = time.perf_counter(), time.process_time()
     metrics = run()
-    return time.perf_counter() - start, metrics
+    return (time.perf_counter() - wall, time.process_time() - cpu), metrics
+
+
+def summary(name: str, times: list[tuple[float, float]]) -> tuple[float, float]:
+    """Print and return the median (wall, CPU) seconds."""
+    walls, cpus = [t[0] for t in times], [t[1] for t in times]
+    print(f"{name}: wall median {statistics.median(walls):.2f} s "
+          f"({', '.join(f'{t:.2f}' for t in walls)}); CPU median "
+          f"{statistics.median(cpus):.2f} s ({', '.join(f'{t:.2f}' for t in cpus)})")
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -78,19 +90,18 @@ def main() -> None:
         one_pass.run(), run_separately()  # warm-up
         one_pass_times, separate_times = [], []
         for _ in range(args.repeats):
-            seconds, pass_metrics = timed(one_pass.run)
-            one_pass_times.append(seconds)
-            seconds, separate_metrics = timed(run_separately)
-            separate_times.append(seconds)
+            times, pass_metrics = timed(one_pass.run)
+            one_pass_times.append(times)
+            times, separate_metrics = timed(run_separately)
+            separate_times.append(times)
         num_images = len(one_pass.dataloader.dataset)
     runner.call_hook("after_run")
     same = all(pass_metrics[key] == value for key, value in separate_metrics.items())
-    one, many = statistics.median(one_pass_times), statistics.median(separate_times)
     print(f"choices: {', '.join(ids)}; {num_images} validation images; {args.repeats} rounds")
-    print(f"one pass:      median {one:.2f} s  ({', '.join(f'{t:.2f}' for t in one_pass_times)})")
-    print(f"separate runs: median {many:.2f} s  "
-          f"({', '.join(f'{t:.2f}' for t in separate_times)})")
-    print(f"ratio one pass / separate: {one / many:.2f}; same metrics: {'yes' if same else 'NO'}")
+    one_wall, one_cpu = summary("one pass     ", one_pass_times)
+    many_wall, many_cpu = summary("separate runs", separate_times)
+    print(f"ratio one pass / separate: wall {one_wall / many_wall:.2f}, CPU "
+          f"{one_cpu / many_cpu:.2f}; same metrics: {'yes' if same else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ CONFIG = REPO / "tests/budget/budget_config.py"
 ENV = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
 
 
-def _train(work_dir, data_root, *extra, options=()) -> str:
+def _train(work_dir, *extra, options=()) -> str:
     cmd = [PYTHON, "tools/train.py", str(CONFIG), "--work-dir", str(work_dir), *extra,
            "--cfg-options", *options]
     result = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True,
@@ -39,7 +39,7 @@ def test_resumed_run_draws_the_same_choices_with_the_same_losses(tmp_path, small
     ros = ["train_cfg.sampler.strategy=ros", "train_cfg.sampler.gap_gflops=0.005",
            "train_cfg.eval_choice=p12"]
     options = [*quick_run_options(small_digitseg, max_iters=6), *ros]
-    full = _train(tmp_path / "full", small_digitseg, options=options)
+    full = _train(tmp_path / "full", options=options)
     records = _records(tmp_path / "full")
     trained = _training(records)
     assert [r["iter"] for r in trained] == list(range(6))
@@ -54,8 +54,8 @@ def test_resumed_run_draws_the_same_choices_with_the_same_losses(tmp_path, small
     assert trained[-1]["choice"] != "p12"
     assert [r["active"] for r in records if r["event"] == "val"] == ["p12"]
 
-    _train(tmp_path / "resumed", small_digitseg, "--resume",
-           str(tmp_path / "full" / "iter_2.pth"), options=options)
+    _train(tmp_path / "resumed", "--resume", str(tmp_path / "full" / "iter_2.pth"),
+           options=options)
     resumed = _training(_records(tmp_path / "resumed"))
     assert [r["iter"] for r in resumed] == [2, 3, 4, 5]
     for original, again in zip(trained[2:], resumed):

@@ -2,9 +2,9 @@
 import re
 import subprocess
 
-import torch
 
-from tests.conftest import BASELINE_CONFIG, PYTHON, REPO, quick_run_options
+from tests.conftest import (BASELINE_CONFIG, PYTHON, REPO, load_run_checkpoint,
+                            quick_run_options)
 
 
 def _train(work_dir, data_root, *extra) -> str:
@@ -24,13 +24,13 @@ def test_resume_continues_from_saved_iteration(tmp_path, small_digitseg):
     first = _train(work_dir, small_digitseg)
     assert _trained_iters(first) == [1, 2, 3, 4]
     assert "mIoU" in first
-    final = torch.load(work_dir / "iter_4.pth", map_location="cpu")
+    final = load_run_checkpoint(work_dir / "iter_4.pth")
     assert final["meta"]["iter"] == 4
 
     # Resume from the middle: only iterations 3 and 4 run again, starting from iter_2's state.
     second = _train(work_dir, small_digitseg, "--resume", str(work_dir / "iter_2.pth"))
     assert "resumed" in second.lower()
     assert _trained_iters(second) == [3, 4]
-    resumed = torch.load(work_dir / "iter_4.pth", map_location="cpu")
+    resumed = load_run_checkpoint(work_dir / "iter_4.pth")
     assert resumed["meta"]["iter"] == 4
     assert resumed["message_hub"]["log_scalars"]["train/loss"].data[0].size == 4
