@@ -247,7 +247,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             grid_hw, [self.pos_embed],
             lambda: resample_pos_embed(self.pos_embed, self.pos_embed_grid, grid_hw))
 
-    def _embed(self, x: torch.Tensor) -> tuple[torch.Tensor, Size2d]:
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, Size2d]:
         """Image -> tokens (prefix tokens first) and the token grid size."""
         self._check_fits((x.shape[-2], x.shape[-1]))
         patch_hw = self._active.patch_hw
@@ -262,7 +262,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
 
     def _encode(self, x: torch.Tensor, indices: Sequence[int],
                 run_all: bool) -> tuple[dict[int, torch.Tensor], torch.Tensor, Size2d]:
-        tokens, grid_hw = self._embed(x)
+        tokens, grid_hw = self.embed(x)
         last = self.depth - 1 if run_all else max(indices)
         taken = {}
         for index, block in enumerate(self.blocks[:last + 1]):
@@ -277,7 +277,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """All tokens (prefix first) after the final norm: (B, prefix + N, D), as timm."""
-        tokens, _ = self._embed(x)
+        tokens, _ = self.embed(x)
         for block in self.blocks:
             tokens = block(tokens)
         return self.norm(tokens)

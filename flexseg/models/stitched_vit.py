@@ -204,7 +204,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
     def _run(self, x: torch.Tensor, route: Route
              ) -> tuple[torch.Tensor, dict[int, tuple[str, torch.Tensor]], Size2d]:
         """Final tokens, the (anchor, tokens) of every level, and the token grid size."""
-        tokens, grid_hw = self.anchor(route.segments[0].anchor)._embed(x)
+        tokens, grid_hw = self.anchor(route.segments[0].anchor).embed(x)
         levels = {}
         for segment, stitch in zip(route.segments, (None, *route.stitches())):
             if stitch is not None:
@@ -250,7 +250,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
     def _anchor_states(self, name: str, x: torch.Tensor) -> list[torch.Tensor]:
         """Tokens entering each block of an anchor, then its last block's output."""
         anchor = self.anchor(name)
-        tokens, _ = anchor._embed(x)
+        tokens, _ = anchor.embed(x)
         states = [tokens]
         for block in anchor.blocks:
             tokens = block(tokens)
