@@ -35,8 +35,9 @@ def plot_pareto(results: MultiBudgetResults, path: str | os.PathLike,
     ax = fig.add_subplot()
     off_front = [r for r in rows if not r.pareto]
     front = [r for r in rows if r.pareto]
-    ax.scatter([r.gflops for r in off_front], [r.metrics[metric] for r in off_front],
-               color="tab:gray", zorder=3, label="choice off the front")
+    if off_front:
+        ax.scatter([r.gflops for r in off_front], [r.metrics[metric] for r in off_front],
+                   color="tab:gray", zorder=3, label="choice off the front")
     ax.plot([r.gflops for r in front], [r.metrics[metric] for r in front], "-o",
             color="tab:blue", zorder=4, label="Pareto front")
     for r in rows:
