@@ -4,11 +4,21 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from flexseg.datasets import ensure_digitseg
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE_CONFIG = REPO / "configs/baseline/vit-t8_upernet_1k_digitseg-64x64.py"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Test models are tiny: one intra-op thread is faster and leaves the other core free."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

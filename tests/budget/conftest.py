@@ -8,14 +8,6 @@ from flexseg.models import PatchChoice
 PATCH_SIZES = [4, 8, 12, 16]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run faster on one thread, and the cores are shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def build_segmentor(embed_dim: int = 32, depth: int = 4):
     """FlexiViT + MultiLevelNeck + UPerHead (+ an auxiliary FCN head), all small, no dropout."""

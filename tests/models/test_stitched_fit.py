@@ -12,13 +12,6 @@ SMALL = dict(embed_dim=16, depth=3, num_heads=2, mlp_ratio=2.0)
 LARGE = dict(embed_dim=24, depth=6, num_heads=2, mlp_ratio=2.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def _model(seed: int = 0, **kwargs) -> StitchedViT:
     torch.manual_seed(seed)

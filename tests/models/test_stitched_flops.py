@@ -33,14 +33,6 @@ def _counted_multiply_adds(model: StitchedViT, image_hw) -> float:
     return counter.get_total_flops() / 2
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and the cores are shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.mark.parametrize("pair", list(PAIRS))
 def test_analytic_flops_of_every_route_match_the_counter(pair):
