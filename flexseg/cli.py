@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 
 from flexseg.compat import adapt_config_to_device, allow_mmengine_checkpoints, init_cpu_distributed
@@ -62,6 +63,10 @@ def run_cli(main: Callable[[], None]) -> None:
     """Run ``main``; report user errors in one line unless FLEXSEG_DEBUG=1."""
     try:
         main()
+        if dist.is_available() and dist.is_initialized():
+            # A gloo group left to interpreter teardown can abort the process at exit.
+            dist.barrier()
+            dist.destroy_process_group()
     except USER_ERRORS as error:
         if os.environ.get(DEBUG_ENV) == "1":
             raise
