@@ -8,8 +8,11 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
+import torch.nn as nn
+
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
+from mmengine.registry import MODELS, init_default_scope
 
 from flexseg.compat import adapt_config_to_device, allow_mmengine_checkpoints, init_cpu_distributed
 
@@ -52,6 +55,14 @@ def load_config(args: argparse.Namespace) -> Config:
     init_cpu_distributed(args.launcher)
     allow_mmengine_checkpoints()
     return cfg
+
+
+def build_model_for_analysis(args: argparse.Namespace) -> tuple[Config, nn.Module]:
+    """Config and model of ``args.config`` for tools that inspect a model without running it."""
+    args.launcher, args.local_rank, args.work_dir = "none", 0, None
+    cfg = load_config(args)
+    init_default_scope(cfg.get("default_scope", "mmseg"))
+    return cfg, MODELS.build(cfg.model)
 
 
 def _unknown_top_level_keys(cfg: Config, options: dict) -> list[str]:

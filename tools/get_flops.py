@@ -8,10 +8,9 @@ is the training size of the config (model.data_preprocessor.size, else crop_size
 import argparse
 
 from mmengine.config import DictAction
-from mmengine.registry import MODELS, init_default_scope
 
 from flexseg.budget import build_budget_space, default_image_hw, format_table
-from flexseg.cli import load_config, run_cli
+from flexseg.cli import build_model_for_analysis, run_cli
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,16 +21,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", metavar="OUT", help="also write the table as JSON to OUT")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction,
                         help="override config keys, e.g. model.backbone.depth=6")
-    args = parser.parse_args()
-    args.launcher, args.local_rank, args.work_dir = "none", 0, None  # single process, no run
-    return args
+    return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args)
-    init_default_scope(cfg.get("default_scope", "mmseg"))
-    model = MODELS.build(cfg.model)
+    cfg, model = build_model_for_analysis(args)
     image_hw = tuple(args.shape) if args.shape else default_image_hw(cfg)
     space = build_budget_space(model, image_hw)
     print(format_table(space))
