@@ -25,7 +25,7 @@ from .digitseg_coco import coco_annotations, coco_document, coco_image
 from .digitseg_params import DigitSegParams
 from .digitseg_scene import SPLITS, Digit, render_scene, split_sources
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DEFAULT_ROOT = "data/digitseg"
 META_FILE = "meta.json"
 PARTIAL_MARKER = ".digitseg-partial"

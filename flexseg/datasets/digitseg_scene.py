@@ -20,6 +20,13 @@ GLYPH_THRESHOLD = 8.0
 DEPTH_SIZE_PRODUCT_MM = 40_000
 """Pinhole model with a fixed physical digit height: a digit of s pixels stands at this / s mm."""
 
+PAPER_LEVELS = (128, 256)
+"""Half-open range of every channel of the background's gradient and clutter colours (light)."""
+INK_LEVELS = (0, 100)
+"""Half-open range of every channel of a digit's colour (dark). Dark ink on light paper, in any
+hue: a fixed polarity lets a ViT's linear patch embedding learn stroke detectors, where random
+polarity kept a small ViT trained from scratch from telling digits apart within the CPU demo."""
+
 _PLACEMENT_TRIES = 10
 _COLOUR_CANDIDATES = 8
 
@@ -115,14 +122,15 @@ def _ramp(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 def _background(rng: np.random.Generator, height: int, width: int,
                 opacity: float) -> np.ndarray:
     """A colour gradient with a few random circles, rectangles and lines blended on it."""
-    c0, c1 = rng.integers(0, 256, size=(2, 3)).astype(np.float32)
+    c0, c1 = rng.integers(*PAPER_LEVELS, size=(2, 3)).astype(np.float32)
     t = _ramp(rng, height, width)[..., None]
     gradient = np.ascontiguousarray((c0 * (1.0 - t) + c1 * t).astype(np.uint8))
     image = gradient.copy()
     extent = max(height, width)
     for u in rng.random((int(rng.integers(2, 7)), 9)):  # one row of uniforms per shape
         kind = int(u[0] * 3)
-        colour = tuple(int(c) for c in u[1:4] * 256)
+        colour = tuple(int(PAPER_LEVELS[0] + c * (PAPER_LEVELS[1] - PAPER_LEVELS[0]))
+                       for c in u[1:4])
         p0 = (int(u[4] * width), int(u[5] * height))
         p1 = (int(u[6] * width), int(u[7] * height))
         if kind == 0:
@@ -171,8 +179,8 @@ def _place(rng: np.random.Generator, mask: np.ndarray, instances: np.ndarray,
 
 
 def _contrasting_colour(rng: np.random.Generator, behind: np.ndarray) -> tuple[int, int, int]:
-    """The random candidate colour farthest from the mean colour of the box it is painted in."""
-    candidates = rng.integers(0, 256, size=(_COLOUR_CANDIDATES, 3))
+    """The random ink colour farthest from the mean colour of the box it is painted in."""
+    candidates = rng.integers(*INK_LEVELS, size=(_COLOUR_CANDIDATES, 3))
     distance = np.linalg.norm(candidates - behind.reshape(-1, 3).mean(axis=0), axis=1)
     return tuple(int(c) for c in candidates[int(distance.argmax())])
 

@@ -12,6 +12,7 @@ from sklearn.datasets import load_digits
 
 from flexseg.datasets import (DigitSegParams, ensure_digitseg, generate_digitseg, image_stem,
                               read_digit_records, read_meta, render_scene, split_sources)
+from flexseg.datasets.digitseg_scene import INK_LEVELS, PAPER_LEVELS
 
 SPLIT_COUNTS = {"training": "num_train", "validation": "num_val"}
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "generate_digitseg.py"
@@ -115,6 +116,19 @@ def test_labels_and_images_show_the_recorded_digits(small_set, owner_map):
                     assert np.abs(ink - d.color).max() < 60, (stem, k)
                     colour_checked += 1
     assert colour_checked > 20
+
+
+def test_digits_are_dark_ink_on_light_paper():
+    """Every digit's colour is darker, in every channel, than any paper colour, and the rendered
+    background (noise included) stays far above the ink on average."""
+    pool = split_sources(0, 0.2)["training"]
+    for index in range(20):
+        scene = render_scene(DigitSegParams(seed=3), "training", index, pool)
+        assert all(max(d.color) < INK_LEVELS[1] <= PAPER_LEVELS[0] for d in scene.digits)
+        paper = scene.image[scene.label == 0].astype(float)
+        assert paper.min(axis=1).mean() > PAPER_LEVELS[0] - 10
+        ink = scene.image[scene.label > 0].astype(float)
+        assert ink.max(axis=1).mean() < paper.min(axis=1).mean() - 40
 
 
 def test_ensure_reuses_regenerates_and_detects_interruption(tmp_path):
