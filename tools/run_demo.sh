@@ -4,7 +4,7 @@
 #   bash tools/run_demo.sh [CONFIG] [train.py args...]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-CONFIG="${1:-configs/flexivit/flexivit-ti6_upernet_1k_digitseg-64x64.py}"
+CONFIG="${1:-configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py}"
 bash "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
 PY="${FLEXSEG_VENV:-$ROOT/.venv}/bin/python"

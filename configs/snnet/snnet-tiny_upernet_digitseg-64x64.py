@@ -4,7 +4,7 @@
 # images before the first iteration (StitchInitHook). Anchors start from scratch here; give
 # each an init_cfg=dict(type='Pretrained', checkpoint=...) to start from timm-format weights.
 # Data, schedule, head and evaluation are those of the FlexiViT DigitSeg config.
-_base_ = ['../flexivit/flexivit-ti6_upernet_1k_digitseg-64x64.py']
+_base_ = ['../flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 out_channels = 128  # the large anchor's width: every route's maps have it
 model = dict(
     backbone=dict(
