@@ -1,8 +1,8 @@
 """Pretrained ViT weights from local files, as timm-style state dicts.
 
 Formats: PyTorch files (``torch.load`` with ``weights_only=True``; raw state dicts or ones
-wrapped in ``state_dict``/``model``/``module``, ``module.`` and ``backbone.`` prefixes handled),
-``.safetensors``, and big_vision ``.npz`` files (ViT and FlexiViT), whose names are translated
+wrapped in ``state_dict``/``model``/``module``, ``module.`` and ``backbone.`` prefixes handled,
+DeiT III's original ``gamma_1/2`` layer-scale names accepted), ``.safetensors``, and big_vision ``.npz`` files (ViT and FlexiViT), whose names are translated
 by the single table ``BIG_VISION_NAMES``. Model-specific adaptation (position-embedding
 resampling, kernel resizing) happens in the model's checkpoint filter; this module only reads,
 renames and reports.
@@ -87,6 +87,8 @@ BIG_VISION_NAMES: dict[str, tuple[str, Callable[[np.ndarray], torch.Tensor]]] = 
     _MLP + "Dense_1/bias": ("blocks.{i}.mlp.fc2.bias", _same),
 }
 _BLOCK_NAME = re.compile(r"Transformer/encoderblock_(\d+)/")
+# The original DeiT III release names layer scale ``blocks.N.gamma_1``; timm names it ``ls1.gamma``.
+_DEIT3_LAYER_SCALE = re.compile(r"^blocks\.(\d+)\.gamma_([12])$")
 _SCANNED_BLOCKS = "Transformer/encoderblock/"  # layers stacked on a leading depth axis
 
 
@@ -171,6 +173,11 @@ def unwrap_state_dict(checkpoint: Mapping, prefix: str | None = None) -> StateDi
     return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
 
 
+def _timm_layer_scale_names(state: StateDict) -> StateDict:
+    """Rename DeiT III's original layer-scale keys to timm's, so its released files load too."""
+    return {_DEIT3_LAYER_SCALE.sub(r"blocks.\1.ls\2.gamma", k): v for k, v in state.items()}
+
+
 def read_checkpoint(path: str, prefix: str | None = None) -> tuple[StateDict, list[str]]:
     """timm-named tensors from a local file, and the discarded classifier-head names."""
     if path.endswith(".npz"):
@@ -188,6 +195,7 @@ def read_checkpoint(path: str, prefix: str | None = None) -> tuple[StateDict, li
                 f"just the weights, e.g. torch.save(checkpoint['state_dict'], new_path)"
             ) from error
         state = unwrap_state_dict(saved, prefix)
+    state = _timm_layer_scale_names(state)
     discarded = sorted(k for k in state if k.startswith(HEAD_PREFIXES))
     return {k: v for k, v in state.items() if k not in discarded}, discarded
 

@@ -81,3 +81,21 @@ def test_tokens_equal_timm_built_for_another_patch_size(tmp_path, timm_vit, tiny
         ours, theirs = model.forward_features(x), reference.forward_features(x)
     assert ours.shape == theirs.shape == (2, 1 + grid[0] * grid[1], 32)
     assert (ours - theirs).abs().max() <= 1e-5
+
+
+def test_original_deit3_release_names_load(tmp_path, timm_vit, tiny_kwargs):
+    """DeiT III's own files wrap the weights in ``model`` and name layer scale ``gamma_1/2``."""
+    reference = timm_vit(no_embed_class=True, init_values=0.1)
+    renamed = {k.replace(".ls1.gamma", ".gamma_1").replace(".ls2.gamma", ".gamma_2"): v
+               for k, v in reference.state_dict().items()}
+    assert any(k.endswith(".gamma_1") for k in renamed)
+    path = tmp_path / "deit3_release.pth"
+    torch.save({"model": renamed}, path)
+    model = FlexiViT(init_cfg=dict(type="Pretrained", checkpoint=str(path), strict=True),
+                     img_size=32, patch_size=8, pos_embed_grid=4, layer_scale_init=1.0,
+                     **tiny_kwargs)
+    model.init_weights()
+    model.eval().activate("p8")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert (model.forward_features(x) - reference.forward_features(x)).abs().max() <= 1e-5
