@@ -33,9 +33,9 @@ param_scheduler = [
 train_cfg = dict(
     type='BudgetIterBasedTrainLoop',
     max_iters=max_iters,
-    val_interval=650,
+    val_interval=max_iters // 2,
     sampler=dict(strategy='uniform'))
-default_hooks = dict(checkpoint=dict(interval=650))
+default_hooks = dict(checkpoint=dict(interval=max_iters // 2))
 val_cfg = dict(type='MultiBudgetValLoop', choices='all')
 test_cfg = dict(type='MultiBudgetTestLoop', choices='all')
 log_processor = dict(type='BudgetLogProcessor', by_epoch=False)

@@ -2,10 +2,10 @@
 
 Formats: PyTorch files (``torch.load`` with ``weights_only=True``; raw state dicts or ones
 wrapped in ``state_dict``/``model``/``module``, ``module.`` and ``backbone.`` prefixes handled,
-DeiT III's original ``gamma_1/2`` layer-scale names accepted), ``.safetensors``, and big_vision ``.npz`` files (ViT and FlexiViT), whose names are translated
-by the single table ``BIG_VISION_NAMES``. Model-specific adaptation (position-embedding
-resampling, kernel resizing) happens in the model's checkpoint filter; this module only reads,
-renames and reports.
+DeiT III's original ``gamma_1/2`` layer-scale names accepted), ``.safetensors``, and big_vision
+``.npz`` files (ViT and FlexiViT), whose names are translated by the single table
+``BIG_VISION_NAMES``. Model-specific adaptation (position-embedding resampling, kernel resizing)
+happens in the model's checkpoint filter; this module only reads, renames and reports.
 """
 from __future__ import annotations
 
