@@ -4,11 +4,23 @@
         type='BudgetIterBasedTrainLoop',   # or 'BudgetEpochBasedTrainLoop' with max_epochs
         max_iters=80000, val_interval=8000,
         sampler=dict(strategy='ros', gap_gflops=10.0, seed=None, min_gflops=None,
-                     max_gflops=None),     # see flexseg.budget.samplers for the strategies
+                     max_gflops=None, num_choices=1),  # flexseg.budget.samplers
+        distill=None,                      # several sub-networks per step with distillation
         image_hw=None,                     # GFLOPs measured at (H, W); None: training size
         eval_choice=None)                  # choice id outside training steps; None: largest
     log_processor = dict(type='BudgetLogProcessor', by_epoch=False)  # choice id in log lines
 
+- ``distill`` (``flexseg.budget.distill``) turns on a distillation recipe:
+
+  - ``dict(mode='inplace', teacher_choice=None)``: every iteration first trains the teacher
+    choice (default: the largest of the restricted space) on the task loss, then the sampled
+    choices (drawn from the rest of the space; ``sampler.num_choices`` of them) on the task
+    loss plus the distance to the teacher choice's detached output;
+  - ``dict(mode='teacher', teacher=dict(config=..., checkpoint=..., choice=None),
+    init_student=False)``: a frozen model gives the target of every sampled choice;
+    ``init_student`` starts the trained model from its weights (fresh runs only);
+  - shared keys: ``module='decode_head'`` (whose output is distilled), ``distance='kl'``
+    (or 'mse'), ``weight=1.0``, ``task_weight=1.0`` (of the students), ``temperature=1.0``.
 - ``sampler.seed=None`` uses the run's randomness seed (restored on resume), so the draws of a
   resumed run continue those of the uninterrupted one.
 - ``image_hw=None`` takes ``model.data_preprocessor.size``, else ``crop_size``.
@@ -34,13 +46,14 @@ from flexseg.layers import to_2tuple
 from flexseg.models.contract import FlexibleBackbone, find_flexible
 
 from .log_processor import CHOICE_INFO, BudgetLogProcessor
+from .distill import DistillConfig, Distiller, FrozenTeacher
 from .samplers import ChoiceSampler, build_sampler, ros_groups
 from .space import BudgetEntry, BudgetSpace, build_budget_space, default_image_hw, format_table
 from .train_step import budget_train_step
 
 GFLOPS_SCALAR = "train/budget/gflops"
 SAMPLER_KEYS = ("strategy", "seed", "gap_gflops", "weights", "num_random", "min_gflops",
-                "max_gflops")
+                "max_gflops", "num_choices")
 
 
 def check_ddp_unused_parameters(model: nn.Module, backbone: FlexibleBackbone,
@@ -59,8 +72,9 @@ class BudgetTraining:
     """What the budget loops share: the space, the sampler, activation and logging."""
 
     def __init__(self, runner, sampler: dict | None, image_hw: Sequence[int] | None,
-                 eval_choice: str | None) -> None:
+                 eval_choice: str | None, distill: dict | None = None) -> None:
         self.runner = runner
+        self.distill_cfg = DistillConfig.from_dict(distill) if distill is not None else None
         self.sampler_cfg = dict(sampler or {})
         unknown = sorted(set(self.sampler_cfg) - set(SAMPLER_KEYS))
         if unknown:
@@ -71,6 +85,8 @@ class BudgetTraining:
         self.backbone: FlexibleBackbone | None = None
         self.sampler: ChoiceSampler | None = None
         self.eval_entry: BudgetEntry | None = None
+        self.teacher_entry: BudgetEntry | None = None  # in-place distillation's teacher choice
+        self.distiller: Distiller | None = None
 
     def setup(self) -> None:
         """Measure the space and build the sampler; runs after a resume restored the seed."""
@@ -81,17 +97,45 @@ class BudgetTraining:
         space = build_budget_space(runner.model, image_hw)
         options = dict(self.sampler_cfg)
         seed = options.pop("seed", None)
-        self.sampler = build_sampler(space, seed=runner.seed if seed is None else seed, **options)
+        limited = space.restrict(options.get("min_gflops"), options.get("max_gflops"))
+        sampled = space
+        if self.distill_cfg is not None and self.distill_cfg.mode == "inplace":
+            teacher_id = self.distill_cfg.teacher_choice
+            self.teacher_entry = space.get(teacher_id) if teacher_id else limited[-1]
+            sampled = space.without(self.teacher_entry.id)
+        self.sampler = build_sampler(sampled, seed=runner.seed if seed is None else seed,
+                                     **options)
         self.eval_entry = (space.get(self.eval_choice) if self.eval_choice is not None
-                           else self.sampler.space[-1])
-        check_ddp_unused_parameters(runner.model, self.backbone, self.sampler.space)
+                           else limited[-1])
+        check_ddp_unused_parameters(runner.model, self.backbone, space)
+        if self.distill_cfg is not None:
+            self.distiller = self._build_distiller()
         self._log_setup()
         self.backbone.activate(self.eval_entry.choice)
+
+    def _build_distiller(self) -> Distiller:
+        config, runner = self.distill_cfg, self.runner
+        teacher = None
+        if config.mode == "teacher":
+            device = next(runner.model.parameters()).device
+            teacher = FrozenTeacher(config.teacher["config"], config.teacher["checkpoint"],
+                                    config.module, config.teacher.get("choice"), device)
+            if config.init_student:
+                if runner.iter > 0 or runner.cfg.get("load_from"):
+                    print_log("distillation: init_student skipped (the run resumed or loaded "
+                              "weights with load_from)", logger="current")
+                else:
+                    teacher.init_student(runner.model)
+        return Distiller(config, runner.model, teacher)
 
     def _log_setup(self) -> None:
         sampler = self.sampler
         lines = [f"budget sampling: {type(sampler).__name__} {self.sampler_cfg}, seed "
                  f"{sampler.seed}, eval choice {self.eval_entry.id}", format_table(sampler.space)]
+        if self.distill_cfg is not None:
+            teacher = (f"teacher choice {self.teacher_entry.id}" if self.teacher_entry else
+                       f"frozen teacher {self.distill_cfg.teacher['checkpoint']}")
+            lines.append(f"distillation: {self.distill_cfg}; {teacher}")
         gap = self.sampler_cfg.get("gap_gflops")
         if gap is not None:
             groups = ros_groups(sampler.space, gap)
@@ -106,12 +150,15 @@ class BudgetTraining:
         """Draw for ``iteration``, log, train, and return the backbone to the eval choice."""
         runner = self.runner
         entries = self.sampler.draw(iteration)
+        if self.teacher_entry is not None:
+            entries = (self.teacher_entry, *entries)
         runner.message_hub.update_scalar(GFLOPS_SCALAR, sum(entry.gflops for entry in entries))
         runner.message_hub.update_info(CHOICE_INFO, "+".join(entry.id for entry in entries))
         self.backbone.activate(entries[0].choice)
         runner.call_hook("before_train_iter", batch_idx=batch_idx, data_batch=data_batch)
         outputs = budget_train_step(runner.model, data_batch, runner.optim_wrapper,
-                                    self.backbone, [entry.choice for entry in entries])
+                                    self.backbone, [entry.choice for entry in entries],
+                                    self.distiller)
         runner.call_hook("after_train_iter", batch_idx=batch_idx, data_batch=data_batch,
                          outputs=outputs)
         self.backbone.activate(self.eval_entry.choice)
@@ -124,10 +171,10 @@ class BudgetIterBasedTrainLoop(IterBasedTrainLoop):
     def __init__(self, runner, dataloader, max_iters: int, val_begin: int = 1,
                  val_interval: int = 1000, dynamic_intervals: list | None = None,
                  sampler: dict | None = None, image_hw: Sequence[int] | None = None,
-                 eval_choice: str | None = None) -> None:
+                 eval_choice: str | None = None, distill: dict | None = None) -> None:
         super().__init__(runner, dataloader, max_iters, val_begin, val_interval,
                          dynamic_intervals)
-        self.budget = BudgetTraining(runner, sampler, image_hw, eval_choice)
+        self.budget = BudgetTraining(runner, sampler, image_hw, eval_choice, distill)
 
     def run(self) -> nn.Module:
         self.budget.setup()
@@ -146,10 +193,10 @@ class BudgetEpochBasedTrainLoop(EpochBasedTrainLoop):
     def __init__(self, runner, dataloader, max_epochs: int, val_begin: int = 1,
                  val_interval: int = 1, dynamic_intervals: list | None = None,
                  sampler: dict | None = None, image_hw: Sequence[int] | None = None,
-                 eval_choice: str | None = None) -> None:
+                 eval_choice: str | None = None, distill: dict | None = None) -> None:
         super().__init__(runner, dataloader, max_epochs, val_begin, val_interval,
                          dynamic_intervals)
-        self.budget = BudgetTraining(runner, sampler, image_hw, eval_choice)
+        self.budget = BudgetTraining(runner, sampler, image_hw, eval_choice, distill)
 
     def run(self) -> nn.Module:
         self.budget.setup()

@@ -16,7 +16,9 @@ Strategies:
   ``num_random`` distinct random choices strictly between them, trained together in one
   optimizer step.
 
-``min_gflops`` / ``max_gflops`` restrict the space first (inclusive).
+``min_gflops`` / ``max_gflops`` restrict the space first (inclusive). ``num_choices`` (uniform,
+ros, weighted) trains that many distinct choices per iteration, drawn without replacement with
+the strategy's probabilities, in one optimizer step.
 """
 from __future__ import annotations
 
@@ -53,15 +55,27 @@ class ChoiceSampler(abc.ABC):
 
 
 class CategoricalSampler(ChoiceSampler):
-    """One entry per iteration, drawn with fixed ``probabilities`` (aligned with ``space``)."""
+    """``num_choices`` distinct entries per iteration, drawn with fixed ``probabilities``
+    (aligned with ``space``) without replacement."""
 
-    def __init__(self, space: BudgetSpace, seed: int, probabilities: np.ndarray) -> None:
+    def __init__(self, space: BudgetSpace, seed: int, probabilities: np.ndarray,
+                 num_choices: int = 1) -> None:
         super().__init__(space, seed)
         self.probabilities = np.asarray(probabilities, dtype=float)
+        possible = int(np.count_nonzero(self.probabilities))
+        if not isinstance(num_choices, (int, np.integer)) or not 1 <= num_choices <= possible:
+            raise ValueError(f"num_choices must be an integer from 1 to {possible} (the "
+                             f"choices that can be drawn: {', '.join(space.ids())}), got "
+                             f"{num_choices!r}")
+        self.num_choices = int(num_choices)
 
     def draw(self, iteration: int) -> tuple[BudgetEntry, ...]:
-        index = self.generator(iteration).choice(len(self.space), p=self.probabilities)
-        return (self.space[int(index)],)
+        generator = self.generator(iteration)
+        if self.num_choices == 1:  # the single-draw stream runs before num_choices existed keep
+            return (self.space[int(generator.choice(len(self.space), p=self.probabilities))],)
+        indices = generator.choice(len(self.space), size=self.num_choices, replace=False,
+                                   p=self.probabilities)
+        return tuple(self.space[int(index)] for index in indices)
 
 
 class SandwichSampler(ChoiceSampler):
@@ -118,12 +132,13 @@ def weighted_probabilities(space: BudgetSpace, weights: Mapping[str, float]) -> 
 
 def build_sampler(space: BudgetSpace, strategy: str = "uniform", seed: int = 0, *,
                   gap_gflops: float | None = None, weights: Mapping[str, float] | None = None,
-                  num_random: int | None = None, min_gflops: float | None = None,
+                  num_random: int | None = None, num_choices: int = 1,
+                  min_gflops: float | None = None,
                   max_gflops: float | None = None) -> ChoiceSampler:
     """A sampler for ``strategy`` over ``space`` restricted to ``[min_gflops, max_gflops]``.
 
     ``gap_gflops`` is required by and only accepted with 'ros', ``weights`` with 'weighted',
-    ``num_random`` (default 2) with 'sandwich'.
+    ``num_random`` (default 2) with 'sandwich'; ``num_choices`` with all but 'sandwich'.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown sampling strategy {strategy!r}; allowed: "
@@ -133,15 +148,21 @@ def build_sampler(space: BudgetSpace, strategy: str = "uniform", seed: int = 0, 
     for name, (owner, value) in options.items():
         if value is not None and strategy != owner:
             raise ValueError(f"{name} applies only to strategy '{owner}', not '{strategy}'")
+    if strategy == "sandwich" and num_choices != 1:
+        raise ValueError("num_choices does not apply to strategy 'sandwich' (it trains the "
+                         "largest, the smallest and num_random choices)")
     space = space.restrict(min_gflops, max_gflops)
     if strategy == "uniform":
-        return CategoricalSampler(space, seed, np.full(len(space), 1.0 / len(space)))
+        return CategoricalSampler(space, seed, np.full(len(space), 1.0 / len(space)),
+                                  num_choices)
     if strategy == "ros":
         if gap_gflops is None:
             raise ValueError("strategy 'ros' needs gap_gflops (the width of its GFLOPs groups)")
-        return CategoricalSampler(space, seed, ros_probabilities(space, gap_gflops))
+        return CategoricalSampler(space, seed, ros_probabilities(space, gap_gflops),
+                                  num_choices)
     if strategy == "weighted":
         if weights is None:
             raise ValueError("strategy 'weighted' needs weights={choice id: weight}")
-        return CategoricalSampler(space, seed, weighted_probabilities(space, weights))
+        return CategoricalSampler(space, seed, weighted_probabilities(space, weights),
+                                  num_choices)
     return SandwichSampler(space, seed, DEFAULT_NUM_RANDOM if num_random is None else num_random)

@@ -90,6 +90,13 @@ class BudgetSpace(Sequence[BudgetEntry]):
                 f"({self[-1].id}) GFLOPs at {self.image_hw[0]}x{self.image_hw[1]}")
         return BudgetSpace(kept, self.image_hw)
 
+    def without(self, choice_id: str) -> BudgetSpace:
+        """The space less one choice (e.g. an in-place distillation teacher)."""
+        self.get(choice_id)
+        if len(self) == 1:
+            raise ValueError(f"the space holds only {choice_id}; nothing would remain")
+        return BudgetSpace([e for e in self._entries if e.id != choice_id], self.image_hw)
+
     def to_rows(self) -> list[dict]:
         return [dict(id=e.id, gflops=e.gflops, backbone_gflops=e.backbone_gflops,
                      params=e.params) for e in self._entries]

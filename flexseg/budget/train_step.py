@@ -4,6 +4,11 @@ Several sub-networks (the sandwich rule) share one optimizer step, as in once-fo
 BigNAS: the batch is preprocessed once, each sub-network runs forward and backward and its
 gradients add up (a sum, not a mean), then the optimizer steps once. Under DDP the gradients
 are synchronised only with the last backward pass.
+
+With a ``Distiller`` the same step distils: sub-networks that have a target (the frozen
+teacher's output, or the output of the first sub-network of the step for in-place distillation)
+add a distillation term to their task loss; a sub-network without one trains on the task loss
+and its detached output becomes the target of those after it.
 """
 from __future__ import annotations
 
@@ -16,6 +21,10 @@ from mmengine.optim import OptimWrapper
 
 from flexseg.models.contract import Choice, FlexibleBackbone, unwrap
 
+from .distill import Distiller, capture_output
+
+DISTILL_LOG_KEY = "loss_distill"
+
 
 def _sync_context(model: nn.Module, synchronise: bool) -> contextlib.AbstractContextManager:
     if synchronise or not hasattr(model, "no_sync"):
@@ -23,9 +32,21 @@ def _sync_context(model: nn.Module, synchronise: bool) -> contextlib.AbstractCon
     return model.no_sync()
 
 
+def _detach(output):
+    return output.detach() if isinstance(output, torch.Tensor) else [o.detach() for o in output]
+
+
+def _mean_log_vars(per_choice: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Each key's mean over the sub-networks that logged it."""
+    keys = dict.fromkeys(key for log_vars in per_choice for key in log_vars)
+    return {key: torch.stack([v[key].detach() for v in per_choice if key in v]).mean()
+            for key in keys}
+
+
 def accumulated_train_step(model: nn.Module, data_batch: dict | tuple | list,
                            optim_wrapper: OptimWrapper, backbone: FlexibleBackbone,
-                           choices: Sequence[Choice]) -> dict[str, torch.Tensor]:
+                           choices: Sequence[Choice],
+                           distiller: Distiller | None = None) -> dict[str, torch.Tensor]:
     """Train ``choices`` on one batch with one optimizer step; log values are their means."""
     # mmengine's own accumulation would step only every N-th call: that would break the rule.
     if getattr(optim_wrapper, "_accumulative_counts", 1) != 1:
@@ -34,26 +55,35 @@ def accumulated_train_step(model: nn.Module, data_batch: dict | tuple | list,
     module = unwrap(model)
     with optim_wrapper.optim_context(model):
         data = module.data_preprocessor(data_batch, True)
+    target = distiller.external_target(data) if distiller is not None else None
+    capture = distiller.module if distiller is not None else None
     per_choice = []
     for index, choice in enumerate(choices):
         backbone.activate(choice)
         with _sync_context(model, synchronise=index == len(choices) - 1):
-            with optim_wrapper.optim_context(model):
+            with optim_wrapper.optim_context(model), \
+                    (capture_output(capture) if capture else contextlib.nullcontext({})) as out:
                 losses = model._run_forward(data, mode="loss")
             loss, log_vars = module.parse_losses(losses)
+            if distiller is not None and target is None:
+                target = _detach(out["output"])
+            elif distiller is not None:
+                loss, term = distiller.student_loss(loss, out["output"], target)
+                log_vars.update(loss=loss.detach(), **{DISTILL_LOG_KEY: term.detach()})
             optim_wrapper.backward(loss)
         per_choice.append(log_vars)
     optim_wrapper.step()
     optim_wrapper.zero_grad()
-    return {key: torch.stack([log_vars[key].detach() for log_vars in per_choice]).mean()
-            for key in per_choice[0]}
+    return _mean_log_vars(per_choice)
 
 
 def budget_train_step(model: nn.Module, data_batch: dict | tuple | list,
                       optim_wrapper: OptimWrapper, backbone: FlexibleBackbone,
-                      choices: Sequence[Choice]) -> dict[str, torch.Tensor]:
-    """The model's own ``train_step`` for one choice; ``accumulated_train_step`` for several."""
-    if len(choices) == 1:
+                      choices: Sequence[Choice],
+                      distiller: Distiller | None = None) -> dict[str, torch.Tensor]:
+    """The model's own ``train_step`` for one choice without distillation;
+    ``accumulated_train_step`` otherwise."""
+    if len(choices) == 1 and distiller is None:
         backbone.activate(choices[0])
         return model.train_step(data_batch, optim_wrapper=optim_wrapper)
-    return accumulated_train_step(model, data_batch, optim_wrapper, backbone, choices)
+    return accumulated_train_step(model, data_batch, optim_wrapper, backbone, choices, distiller)

@@ -64,20 +64,45 @@ def test_resumed_run_draws_the_same_choices_with_the_same_losses(tmp_path, small
         assert again["checksum"] == pytest.approx(original["checksum"], rel=1e-9, abs=0)
 
 
+INPLACE = ["train_cfg.distill.mode=inplace", "train_cfg.sampler.num_choices=2"]
+
+
+def test_in_place_distillation_resumes_with_the_same_choices_and_losses(tmp_path,
+                                                                        small_digitseg):
+    options = [*quick_run_options(small_digitseg, max_iters=4), *INPLACE]
+    log = _train(tmp_path / "full", options=options)
+    trained = _training(_records(tmp_path / "full"))
+    # The teacher choice (the largest) first, then two distinct sampled students.
+    assert all(r["choice"].startswith("p4+") and len(set(r["choice"].split("+"))) == 3
+               for r in trained)
+    assert "loss_distill" in log and "distillation: DistillConfig(mode='inplace'" in log
+    _train(tmp_path / "resumed", "--resume", str(tmp_path / "full" / "iter_2.pth"),
+           options=options)
+    resumed = _training(_records(tmp_path / "resumed"))
+    for original, again in zip(trained[2:], resumed, strict=True):
+        assert again["choice"] == original["choice"]
+        assert again["loss"] == pytest.approx(original["loss"], rel=1e-6, abs=0)
+        assert again["checksum"] == pytest.approx(original["checksum"], rel=1e-9, abs=0)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="exercises the CPU (gloo) path")
-def test_two_ranks_train_the_same_sandwich_at_every_iteration(tmp_path, small_digitseg):
+@pytest.mark.parametrize("recipe, prefix", [
+    (["train_cfg.sampler.strategy=sandwich", "train_cfg.sampler.num_random=1"], "p4+p16+"),
+    (INPLACE, "p4+"),
+], ids=["sandwich", "inplace-distillation"])
+def test_two_ranks_train_the_same_choices_at_every_iteration(tmp_path, small_digitseg, recipe,
+                                                             prefix):
     work_dir = tmp_path / "dist"
     env = dict(ENV, PYTHON=PYTHON, PORT=str(free_port()))
     cmd = ["bash", "tools/dist_train.sh", str(CONFIG), "2", "--work-dir", str(work_dir),
-           "--cfg-options", *quick_run_options(small_digitseg, max_iters=6),
-           "train_cfg.sampler.strategy=sandwich", "train_cfg.sampler.num_random=1"]
+           "--cfg-options", *quick_run_options(small_digitseg, max_iters=6), *recipe]
     result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     first, second = (_training(_records(work_dir, rank)) for rank in (0, 1))
     assert [r["iter"] for r in first] == [r["iter"] for r in second] == list(range(6))
     assert [r["choice"] for r in first] == [r["choice"] for r in second]
-    assert all(r["choice"].startswith("p4+p16+") for r in first)  # largest, smallest, random
+    assert all(r["choice"].startswith(prefix) for r in first)  # e.g. largest, smallest, random
     assert len({r["choice"] for r in first}) > 1
     # One synchronised step per iteration: the ranks' weights never drift apart, although
     # each rank computed its losses on its own data.

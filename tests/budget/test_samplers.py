@@ -1,6 +1,7 @@
 """Sampling strategies: their distributions, limits, determinism in (seed, iteration), errors."""
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from flexseg.budget import SandwichSampler, build_sampler, ros_groups
@@ -144,3 +145,35 @@ def test_bad_settings_are_refused_with_what_is_allowed(space):
     with pytest.raises(ValueError, match="iteration must be >= 0"):
         build_sampler(space, "uniform").draw(-1)
 
+
+
+def test_several_choices_per_step_are_distinct_and_follow_the_strategy(space):
+    sampler = build_sampler(space, "uniform", seed=9, num_choices=2)
+    counts = Counter()
+    for iteration in range(DRAWS):
+        drawn = [entry.id for entry in sampler.draw(iteration)]
+        assert len(drawn) == 2 and drawn[0] != drawn[1]
+        counts.update(drawn)
+    assert _frequencies_match(counts, {i: 1 / 6 for i in space.ids()}, 2 * DRAWS)
+    # Zero weight is never drawn, whatever the number of choices per step.
+    weights = {"p32": 0.0, "p24": 1.0, "p20": 1.0, "p16": 1.0, "p12": 1.0, "p8": 1.0}
+    weighted = build_sampler(space, "weighted", seed=9, weights=weights, num_choices=3)
+    assert "p32" not in _draw_ids(weighted, 500)
+    # One choice per step keeps the draws of runs made before num_choices existed.
+    assert [build_sampler(space, "uniform", seed=9).draw(i) for i in range(50)] == \
+        [(space[int(np.random.default_rng([9, i]).choice(6, p=np.full(6, 1 / 6)))],)
+         for i in range(50)]
+
+
+@pytest.mark.parametrize("strategy, options, message", [
+    ("uniform", dict(num_choices=0), "num_choices must be an integer from 1 to 6"),
+    ("uniform", dict(num_choices=7), "num_choices must be an integer from 1 to 6"),
+    ("uniform", dict(num_choices=1.5), "num_choices must be an integer"),
+    ("weighted", dict(num_choices=6, weights={"p32": 0, "p24": 1, "p20": 1, "p16": 1,
+                                               "p12": 1, "p8": 1}),
+     "num_choices must be an integer from 1 to 5"),
+    ("sandwich", dict(num_choices=2), "num_choices does not apply to strategy 'sandwich'"),
+])
+def test_bad_numbers_of_choices_are_refused(space, strategy, options, message):
+    with pytest.raises(ValueError, match=message):
+        build_sampler(space, strategy, **options)

@@ -1,0 +1,1 @@
+"""Long, resumable experiments: jobs that train and evaluate, their costs, their reports."""

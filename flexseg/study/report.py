@@ -1,0 +1,68 @@
+"""Building blocks of a study's report: curves read from evaluations, tables, one figure."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from flexseg.evaluation.results import load_results
+
+
+@dataclass(frozen=True)
+class Point:
+    """One evaluated choice of one model."""
+
+    id: str
+    gflops: float
+    value: float
+
+
+def read_points(path: str | Path, metric: str | None = None) -> dict[str, Point]:
+    """Choice id -> point, from a multi-budget results JSON (default: its main metric)."""
+    results = load_results(path)
+    metric = metric or results.main_metric
+    return {r.id: Point(r.id, r.gflops, r.metrics.get(metric, math.nan))
+            for r in results.choices}
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table; floats with one decimal, None as an en dash (not measured yet)."""
+    def cell(value: object) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def plot_panels(panels: Sequence[tuple[str, Mapping[str, Sequence[Point]]]], path: str | Path,
+                ylabel: str, xlabel: str) -> None:
+    """One panel per (title, {curve label: points}); curves are drawn in GFLOPs order, a
+    single-point curve as a square marker, GFLOPs on a log axis."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    fig = Figure(figsize=(6.0 * len(panels), 4.8), dpi=150, layout="constrained")
+    for index, (title, curves) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), index + 1)
+        for label, points in curves.items():
+            points = sorted((p for p in points if not math.isnan(p.value)),
+                            key=lambda p: p.gflops)
+            if not points:
+                continue
+            style = "s" if len(points) == 1 else "-o"
+            ax.plot([p.gflops for p in points], [p.value for p in points], style,
+                    markersize=5 if len(points) > 1 else 8, label=label)
+        ax.set_xscale("log")
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="lower right")
+    fig.savefig(path)

@@ -1,0 +1,49 @@
+"""The DigitSeg study end to end on a tiny setting: jobs with a dependency, the extra
+evaluation, resuming (nothing is redone), failures that skip what depends on them, and the
+report with its tables and figure."""
+import os
+import subprocess
+
+from flexseg.study.jobs import Job, run_jobs
+from tests.conftest import PYTHON, REPO, quick_run_options
+
+SCRIPT = "tools/reproduce/flexible_vs_fixed.py"
+ENV = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+
+
+def _study(tmp_path, options, *extra):
+    cmd = [PYTHON, SCRIPT, "--root", str(tmp_path / "study"), "--out", str(tmp_path / "docs"),
+           "--iters", "2", "--parallel", "1", *extra, "--cfg-options", *options]
+    return subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=900)
+
+
+def test_tiny_study_writes_its_tables_and_figure_and_resumes(tmp_path, small_digitseg):
+    options = quick_run_options(small_digitseg, max_iters=2)
+    result = _study(tmp_path, options, "--only", "flex-teacher-init")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    # The teacher it needs ran first, and was evaluated at every patch size.
+    assert result.stdout.index("fixed-p8: training") < result.stdout.index(
+        "flex-teacher-init: training")
+    every = (tmp_path / "study/fixed-p8/every-size/multibudget_test.json").read_text()
+    assert all(f'"id": "p{size}"' in every for size in (4, 6, 8, 12, 16))
+    report = (tmp_path / "docs/results.md").read_text()
+    assert "| patch | GFLOPs | fixed, this size | fixed p8, PI-resized | teacher distillation " \
+           "+ init |" in report
+    assert "| p8 | 0.272 |" in report
+    assert "teacher distillation + init | 2 |" in report  # its cost row, teacher in the total
+    png = (tmp_path / "docs/results/flexible_vs_fixed.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+
+    again = _study(tmp_path, options, "--only", "flex-teacher-init")
+    assert again.returncode == 0
+    assert "training" not in again.stdout and "evaluating" not in again.stdout
+
+
+def test_a_failed_job_skips_the_jobs_that_need_it(tmp_path):
+    jobs = [Job("broken", "configs/no-such-config.py"),
+            Job("after", "configs/no-such-config.py", needs=("broken",))]
+    messages = []
+    failed = run_jobs(jobs, tmp_path, say=messages.append)
+    assert failed == ["broken", "after"]
+    assert any(m.startswith("FAILED broken: tools/train.py") for m in messages)
+    assert "SKIPPED after: a job it needs failed" in messages
