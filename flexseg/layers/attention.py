@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .token_keep import attention_importance
+
 
 class Attention(nn.Module):
     """Self-attention with timm's parameter names (``qkv``, ``proj``)."""
@@ -26,7 +28,10 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.fused = True
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, importance: str | None = None
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``importance`` ('cls' or 'received', see ``token_keep``) also returns a (B, T)
+        importance score of every token, computed from this attention's queries and keys."""
         batch, tokens, dim = x.shape
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
@@ -35,7 +40,10 @@ class Attention(nn.Module):
         else:
             scores = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)
             x = scores.softmax(dim=-1) @ v
-        return self.proj(x.transpose(1, 2).reshape(batch, tokens, dim))
+        out = self.proj(x.transpose(1, 2).reshape(batch, tokens, dim))
+        if importance is None:
+            return out
+        return out, attention_importance(q, k, importance)
 
 
 @contextlib.contextmanager

@@ -39,9 +39,15 @@ class Block(nn.Module):
         self.ls2 = _scale(dim, layer_scale_init)
         self.drop_path2 = _drop(drop_path)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path1(self.ls1(self.attn(self.norm1(x))))
-        return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+    def forward(self, x: torch.Tensor, importance: str | None = None
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``importance`` also returns the attention's token importance (``Attention``)."""
+        attended = self.attn(self.norm1(x), importance)
+        if importance is not None:
+            attended, scores = attended
+        x = x + self.drop_path1(self.ls1(attended))
+        x = x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+        return x if importance is None else (x, scores)
 
 
 def _branch(dim: int, layer_name: str, layer: nn.Module, drop_path: float,
@@ -70,6 +76,16 @@ class ParallelBlock(nn.Module):
             _branch(dim, "mlp", Mlp(dim, mlp_hidden_dim), drop_path, layer_scale_init)
             for _ in range(num_parallel))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + sum(branch(x) for branch in self.attns)
-        return x + sum(branch(x) for branch in self.ffns)
+    def forward(self, x: torch.Tensor, importance: str | None = None
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``importance`` also returns the token importance averaged over the branches."""
+        if importance is None:
+            x = x + sum(branch(x) for branch in self.attns)
+            return x + sum(branch(x) for branch in self.ffns)
+        outputs, scores = [], []
+        for branch in self.attns:
+            out, score = branch.attn(branch.norm(x), importance)
+            outputs.append(branch.drop_path(branch.ls(out)))
+            scores.append(score)
+        x = x + sum(outputs)
+        return x + sum(branch(x) for branch in self.ffns), torch.stack(scores).mean(dim=0)

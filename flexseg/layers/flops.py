@@ -8,7 +8,10 @@ weight update in training, cached at inference).
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from .grid import token_grid_size
+from .token_keep import kept_token_counts
 
 Size2d = tuple[int, int]
 
@@ -41,10 +44,34 @@ def block_flops(tokens: int, dim: int, mlp_hidden_dim: int, num_parallel: int = 
     return num_parallel * (attention_flops(tokens, dim) + mlp_flops(tokens, dim, mlp_hidden_dim))
 
 
+def importance_flops(tokens: int, dim: int, score: str) -> int:
+    """Token-importance scores at a keep point: the class query against every key (T D), or
+    every query against every key (T^2 D)."""
+    return tokens * dim if score == "cls" else tokens * tokens * dim
+
+
+def blocks_flops(patches: int, num_prefix_tokens: int, depth: int, dim: int,
+                 mlp_hidden_dim: int, num_parallel: int = 1, keep_points: Sequence[int] = (),
+                 keep_rate: float = 1.0, keep_score: str = "cls") -> int:
+    """``depth`` blocks over ``patches`` patch tokens (plus the prefix), pruned after each keep
+    point when ``keep_rate < 1`` (scores counted there)."""
+    points = keep_points if keep_rate < 1 else ()
+    total = 0
+    for index, count in enumerate(kept_token_counts(patches, depth, points, keep_rate)):
+        tokens = count + num_prefix_tokens
+        total += block_flops(tokens, dim, mlp_hidden_dim, num_parallel)
+        if index in points:
+            total += num_parallel * importance_flops(tokens, dim, keep_score)
+    return total
+
+
 def vit_flops(image_hw: Size2d, patch_hw: Size2d, *, embed_dim: int, depth: int,
               mlp_hidden_dim: int, in_chans: int = 3, num_prefix_tokens: int = 1,
-              num_parallel: int = 1, stem: str = "linear", fit: str = "pad") -> int:
-    """Multiply-adds of a ViT backbone for one image, on the (padded or cropped) token grid."""
+              num_parallel: int = 1, stem: str = "linear", fit: str = "pad",
+              keep_points: Sequence[int] = (), keep_rate: float = 1.0,
+              keep_score: str = "cls") -> int:
+    """Multiply-adds of a ViT backbone for one image, on the (padded or cropped) token grid,
+    with token keeping after ``keep_points`` at ``keep_rate`` (``token_keep``)."""
     grid_hw = token_grid_size(image_hw, patch_hw, fit)
     if stem == "linear":
         embed = linear_patch_embed_flops(grid_hw, patch_hw, in_chans, embed_dim)
@@ -52,5 +79,6 @@ def vit_flops(image_hw: Size2d, patch_hw: Size2d, *, embed_dim: int, depth: int,
         embed = hmlp_stem_flops(grid_hw, in_chans, embed_dim)
     else:
         raise ValueError(f"stem must be 'linear' or 'hmlp', got {stem!r}")
-    tokens = grid_hw[0] * grid_hw[1] + num_prefix_tokens
-    return embed + depth * block_flops(tokens, embed_dim, mlp_hidden_dim, num_parallel)
+    return embed + blocks_flops(grid_hw[0] * grid_hw[1], num_prefix_tokens, depth, embed_dim,
+                                mlp_hidden_dim, num_parallel, keep_points, keep_rate,
+                                keep_score)

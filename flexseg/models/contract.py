@@ -64,6 +64,12 @@ class FlexibleBackbone(abc.ABC):
         raise ValueError(f"unknown choice {choice!r}; available: {format_ids(space)}")
 
 
+def with_keep_rate(base_id: str, keep_rate: float) -> str:
+    """The id of a choice in a joint space with token keeping: ``p16`` at keep rate 1,
+    ``p16-k0.7`` otherwise."""
+    return base_id if keep_rate == 1 else f"{base_id}-k{keep_rate:g}"
+
+
 def format_ids(choices: Sequence[Choice]) -> str:
     return ", ".join(c.id for c in choices)
 

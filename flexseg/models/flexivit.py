@@ -25,13 +25,13 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
-from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, ParallelBlock,
-                            check_hmlp_patch_size, fit_to_patch_grid, pi_resize_kernel,
-                            resample_pos_embed, resample_to_stride, stride_grid_size, to_2tuple,
-                            vit_flops)
+from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTokens,
+                            ParallelBlock, check_hmlp_patch_size, check_keep_options,
+                            fit_to_patch_grid, pi_resize_kernel, resample_pos_embed,
+                            resample_to_stride, stride_grid_size, to_2tuple, vit_flops)
 from flexseg.layers.grid import FIT_MODES
 from flexseg.models.checkpoint import StateDict, load_pretrained
-from flexseg.models.contract import Choice, FlexibleBackbone, format_ids
+from flexseg.models.contract import Choice, FlexibleBackbone, format_ids, with_keep_rate
 from flexseg.registry import register_model
 
 Size2d = tuple[int, int]
@@ -41,14 +41,17 @@ HMLP_PATCH_SIZES = (16, 32, 48)
 
 @dataclass(frozen=True)
 class PatchChoice(Choice):
-    """Run the backbone at patch size ``patch_hw``; id ``p16`` or ``p12x16`` (height x width)."""
+    """Run the backbone at patch size ``patch_hw`` keeping ``keep_rate`` of the tokens at each
+    keep point; id ``p16`` or ``p12x16`` (height x width), ``p16-k0.7`` with keeping."""
 
     patch_hw: Size2d
+    keep_rate: float = 1.0
 
     @property
     def id(self) -> str:
         height, width = self.patch_hw
-        return f"p{height}" if height == width else f"p{height}x{width}"
+        return with_keep_rate(f"p{height}" if height == width else f"p{height}x{width}",
+                              self.keep_rate)
 
 
 def _sorted_sizes(sizes: Sequence[int | Size2d]) -> list[Size2d]:
@@ -82,6 +85,12 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         frozen: freeze all backbone parameters and keep it in eval mode.
         attn_only: train only the attention weights (qkv, proj) and the position embedding
             (attention-only fine-tuning); whatever follows the backbone is unaffected.
+        keep_points: blocks after which only the most important patch tokens go on (token
+            keeping, ``layers.token_keep``); dropped tokens return, with the value they had,
+            in every output map.
+        keep_rates: fractions kept at each keep point; the space is every patch size times
+            every rate (ids ``p16``, ``p16-k0.7``).
+        keep_score: token importance, 'cls' (class-token attention) or 'received'.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH[, prefix=..., strict=False])``
             loads timm/DeiT/FlexiViT PyTorch files or big_vision .npz files (see
             ``checkpoint_filter``); other mmengine init configs behave as usual.
@@ -96,7 +105,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                  num_parallel: int = 1, stem: str = "linear", hmlp_norm: str = "bn",
                  fit: str = "pad", out_indices: Sequence[int] = (-1,), out_stride: int = 16,
                  final_norm: bool = False, frozen: bool = False, attn_only: bool = False,
-                 init_cfg: dict | list | None = None) -> None:
+                 keep_points: Sequence[int] = (), keep_rates: Sequence[float] = (1.0,),
+                 keep_score: str = "cls", init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if stem not in ("linear", "hmlp"):
             raise ValueError(f"stem must be 'linear' or 'hmlp', got {stem!r}")
@@ -115,7 +125,10 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         self.frozen = frozen
         self.attn_only = attn_only
         self.out_indices = self._resolve_indices(out_indices)
-        self._space = self._build_space(patch_sizes, img_size)
+        self.keep_points, keep_rates = check_keep_options(keep_points, keep_rates, depth,
+                                                          keep_score, class_token)
+        self.keep_score = keep_score
+        self._space = self._build_space(patch_sizes, img_size, keep_rates)
 
         if stem == "linear":
             self.patch_embed = FlexiPatchEmbed(to_2tuple(patch_size), in_chans, embed_dim)
@@ -157,8 +170,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             resolved.append(index % self.depth)
         return resolved
 
-    def _build_space(self, patch_sizes: Sequence[int | Size2d] | None,
-                     img_size: Size2d) -> list[PatchChoice]:
+    def _build_space(self, patch_sizes: Sequence[int | Size2d] | None, img_size: Size2d,
+                     keep_rates: Sequence[float]) -> list[PatchChoice]:
         if patch_sizes is None:
             defaults = HMLP_PATCH_SIZES if self.stem == "hmlp" else PAPER_PATCH_SIZES
             patch_sizes = [s for s in defaults if s <= min(img_size)]
@@ -170,7 +183,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                 raise ValueError(f"patch sizes must be positive, got {size}")
             if self.stem == "hmlp":
                 check_hmlp_patch_size(size)
-        return [PatchChoice(size) for size in sizes]
+        return [PatchChoice(size, rate) for size in sizes for rate in keep_rates]
 
     def _init_parameters(self) -> None:
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
@@ -223,11 +236,14 @@ class FlexiViT(FlexibleBackbone, BaseModule):
 
     def flops(self, choice: Choice | str, image_hw: tuple[int, int]) -> int:
         """Multiply-adds of ``forward`` for one image (conventions: ``layers.flops``)."""
-        return vit_flops(tuple(image_hw), self.choice(choice).patch_hw,
+        choice = self.choice(choice)
+        return vit_flops(tuple(image_hw), choice.patch_hw,
                          embed_dim=self.embed_dim, depth=max(self.out_indices) + 1,
                          mlp_hidden_dim=self.mlp_hidden_dim, in_chans=self.in_chans,
                          num_prefix_tokens=self.num_prefix_tokens,
-                         num_parallel=self.num_parallel, stem=self.stem, fit=self.fit)
+                         num_parallel=self.num_parallel, stem=self.stem, fit=self.fit,
+                         keep_points=self.keep_points, keep_rate=choice.keep_rate,
+                         keep_score=self.keep_score)
 
     # ----------------------------------------------------------------- forward
     def _check_fits(self, image_hw: Size2d) -> None:
@@ -260,16 +276,27 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             tokens = torch.cat(prefix + [tokens], dim=1)
         return tokens, grid_hw
 
+    def run_block(self, index: int, tokens: torch.Tensor, kept: KeptTokens) -> torch.Tensor:
+        """Block ``index``, then token keeping if it is a keep point of the active choice."""
+        rate = self._active.keep_rate
+        if rate == 1 or index not in self.keep_points:
+            return self.blocks[index](tokens)
+        tokens, scores = self.blocks[index](tokens, self.keep_score)
+        return kept.prune(tokens, scores, rate)
+
     def _encode(self, x: torch.Tensor, indices: Sequence[int],
                 run_all: bool) -> tuple[dict[int, torch.Tensor], torch.Tensor, Size2d]:
+        """Tokens after each block of ``indices`` and after the last block run, every token
+        restored to its grid position (token keeping only drops them from the blocks)."""
         tokens, grid_hw = self.embed(x)
+        kept = KeptTokens(self.num_prefix_tokens)
         last = self.depth - 1 if run_all else max(indices)
         taken = {}
-        for index, block in enumerate(self.blocks[:last + 1]):
-            tokens = block(tokens)
+        for index in range(last + 1):
+            tokens = self.run_block(index, tokens, kept)
             if index in indices:
-                taken[index] = tokens
-        return taken, tokens, grid_hw
+                taken[index] = kept.restore(tokens)
+        return taken, kept.restore(tokens), grid_hw
 
     def _to_map(self, tokens: torch.Tensor, grid_hw: Size2d) -> torch.Tensor:
         patches = tokens[:, self.num_prefix_tokens:]
@@ -277,9 +304,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """All tokens (prefix first) after the final norm: (B, prefix + N, D), as timm."""
-        tokens, _ = self.embed(x)
-        for block in self.blocks:
-            tokens = block(tokens)
+        _, tokens, _ = self._encode(x, [self.depth - 1], run_all=True)
         return self.norm(tokens)
 
     def forward_intermediates(self, x: torch.Tensor, indices: int | Sequence[int] | None = None,

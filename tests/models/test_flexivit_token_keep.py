@@ -1,0 +1,157 @@
+"""Token keeping in FlexiViT: exact at keep rate 1, the top-k of the class token's attention
+otherwise, dropped tokens back in place with the value they had, exact analytic FLOPs."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from flexseg.layers import KeptTokens, explicit_attention
+from flexseg.layers.token_keep import keep_count, kept_token_counts, top_k_positions
+from flexseg.models import FlexiViT
+
+KEEP = dict(keep_points=(0, 2), keep_rates=(1.0, 0.7, 0.5))
+
+
+def _model(tiny_kwargs, **options):
+    torch.manual_seed(0)
+    kwargs = dict(tiny_kwargs, depth=4)
+    kwargs.update(options)
+    model = FlexiViT(img_size=64, patch_size=8, patch_sizes=[8, 16], out_indices=(1, 2, 3),
+                     out_stride=8, **kwargs).eval()
+    with torch.no_grad():  # break the symmetry of zero-initialised tokens and embeddings
+        for param in model.parameters():
+            param.add_(0.1 * torch.randn_like(param))
+    return model
+
+
+def test_the_space_is_every_patch_size_times_every_rate(tiny_kwargs):
+    model = _model(tiny_kwargs, **KEEP)
+    assert [c.id for c in model.space()] == ["p8", "p8-k0.7", "p8-k0.5", "p16", "p16-k0.7",
+                                             "p16-k0.5"]
+
+
+def test_keep_rate_one_is_the_plain_backbone_exactly(tiny_kwargs):
+    plain, keeping = _model(tiny_kwargs), _model(tiny_kwargs, **KEEP)
+    keeping.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 48)
+    for size in ("p8", "p16"):
+        plain.activate(size)
+        keeping.activate(size)
+        for a, b in zip(plain(x), keeping(x), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_ties_go_to_the_lower_position_and_rates_compound():
+    scores = torch.tensor([[0.1, 0.5, 0.5, 0.2, 0.5]])
+    assert top_k_positions(scores, 2).tolist() == [[1, 2]]
+    assert top_k_positions(scores, 4).tolist() == [[1, 2, 3, 4]]
+    assert keep_count(10, 0.7) == 7 and keep_count(3, 0.1) == 1
+    assert kept_token_counts(64, 4, (0, 2), 0.5) == [64, 32, 32, 16]
+
+
+def test_kept_tokens_restore_each_token_with_its_last_value():
+    kept = KeptTokens(num_prefix_tokens=1)
+    tokens = torch.arange(6.0).reshape(1, 6, 1)             # prefix 0, patches 1..5
+    scores = torch.tensor([[9.0, 0.1, 0.9, 0.3, 0.8, 0.2]])  # the prefix score is ignored
+    pruned = kept.prune(tokens, scores, 0.6)                # 3 of 5 patches: positions 1, 2, 3
+    assert pruned.flatten().tolist() == [0, 2, 3, 4]
+    later = pruned * 10                                     # the blocks change what they process
+    assert kept.restore(later).flatten().tolist() == [0, 1, 20, 30, 40, 5]
+    again = kept.prune(later, torch.tensor([[0.0, 0.2, 0.1, 0.7]]), 0.5)  # 2 of 3: 1 and 3
+    assert again.flatten().tolist() == [0, 20, 40]
+    assert kept.restore(again + 1).flatten().tolist() == [1, 1, 21, 30, 41, 5]
+
+
+def _reference_maps(model, x, rate):
+    """The pruned forward written out independently: explicit class-token attention, NumPy
+    top-k, hand-made bookkeeping of every token's last value."""
+    tokens, grid_hw = model.embed(x)
+    batch, patches = x.shape[0], grid_hw[0] * grid_hw[1]
+    last = tokens[:, 1:].clone()           # every patch token's latest value
+    alive = [list(range(patches)) for _ in range(batch)]
+    maps = {}
+    for index, block in enumerate(model.blocks):
+        if index in model.keep_points:
+            attn = block.attn
+            qkv = attn.qkv(block.norm1(tokens)).reshape(batch, tokens.shape[1], 3,
+                                                        attn.num_heads, attn.head_dim)
+            q, k = qkv[:, :, 0].transpose(1, 2), qkv[:, :, 1].transpose(1, 2)
+            cls_row = torch.softmax((q[:, :, :1] @ k.transpose(-2, -1)) / attn.head_dim ** 0.5,
+                                    dim=-1).mean(dim=1)[:, 0, 1:]
+        tokens = block(tokens)
+        for b in range(batch):
+            last[b, alive[b]] = tokens[b, 1:]
+        if index in model.keep_points:
+            count = keep_count(tokens.shape[1] - 1, rate)
+            rows = []
+            for b in range(batch):
+                order = np.argsort(-cls_row[b].numpy(), kind="stable")[:count]
+                chosen = sorted(order.tolist())
+                alive[b] = [alive[b][i] for i in chosen]
+                rows.append(torch.cat([tokens[b, :1], tokens[b, 1:][chosen]]))
+            tokens = torch.stack(rows)
+        if index in model.out_indices:
+            maps[index] = last.clone()
+    return maps, alive
+
+
+@pytest.mark.parametrize("rate", [0.7, 0.5])
+def test_pruned_maps_hold_final_values_of_kept_and_drop_time_values_of_dropped(tiny_kwargs,
+                                                                             rate):
+    model = _model(tiny_kwargs, keep_points=(0, 2), keep_rates=(1.0, rate))
+    model.activate(f"p8-k{rate:g}")
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        maps = model.forward_intermediates(x, indices=list(model.out_indices),
+                                           intermediates_only=True)
+        expected, alive = _reference_maps(model, x, rate)
+    assert len(alive[0]) == keep_count(keep_count(64, rate), rate)
+    assert alive[0] != alive[1]  # each image keeps its own tokens
+    for index, grid in zip(model.out_indices, maps, strict=True):
+        torch.testing.assert_close(grid.flatten(2).transpose(1, 2), expected[index])
+
+
+def test_the_received_attention_score_runs_without_a_class_token(tiny_kwargs):
+    model = _model(tiny_kwargs, class_token=False, keep_points=(1,), keep_rates=(1.0, 0.5),
+                   keep_score="received")
+    model.activate("p8-k0.5")
+    outputs = model(torch.randn(1, 3, 64, 64))
+    assert [tuple(o.shape) for o in outputs] == [(1, 32, 8, 8)] * 3
+
+
+def _counted(model, image_hw):
+    """The counter on every block (the maps' resampling to out_stride is not in the analytic
+    count, so ``forward_features`` rather than ``forward``)."""
+    x = torch.randn(1, 3, *image_hw)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), explicit_attention(model):
+        model.forward_features(x)
+        with counter:
+            model.forward_features(x)
+    return counter.get_total_flops() / 2
+
+
+@pytest.mark.parametrize("score, parallel", [("cls", 1), ("received", 2)])
+def test_analytic_flops_equal_the_counter_for_every_joint_choice(tiny_kwargs, score, parallel):
+    model = _model(tiny_kwargs, keep_points=(0, 2), keep_rates=(1.0, 0.7, 0.3),
+                   keep_score=score, num_parallel=parallel)
+    for choice, image_hw in itertools.product(model.space(), [(64, 64), (40, 56)]):
+        model.activate(choice)
+        assert model.flops(choice, image_hw) == _counted(model, image_hw), choice.id
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(keep_points=(1,), keep_rates=(1.0, 0.0)), r"keep rates must lie in \(0, 1\]"),
+    (dict(keep_points=(1,), keep_rates=(1.2,)), r"keep rates must lie in \(0, 1\]"),
+    (dict(keep_points=(1,), keep_rates=()), r"keep rates must lie in \(0, 1\]"),
+    (dict(keep_points=(4,), keep_rates=(0.5,)),
+     r"keep points \[4\] are outside the 4 blocks; allowed: block indices 0 to 3"),
+    (dict(keep_rates=(0.5,)), "need keep_points"),
+    (dict(keep_points=(1,), keep_rates=(0.5,), keep_score="mean"), "keep_score must be one"),
+    (dict(keep_points=(1,), keep_rates=(0.5,), class_token=False), "use keep_score='received'"),
+])
+def test_bad_keep_options_name_what_is_allowed(tiny_kwargs, options, message):
+    with pytest.raises(ValueError, match=message):
+        _model(tiny_kwargs, **options)
