@@ -4,7 +4,8 @@ GFLOPs are multiply-adds / 1e9 for ONE image of ``image_hw``, as mmengine counts
 multiply-accumulate): the backbone analytically (``FlexibleBackbone.flops``, attention matmuls
 included, which the counter misses in fused attention), plus whatever mmengine's counter finds
 outside the backbone (neck, heads) on the model's inference path with that choice active. The
-neck and heads are counted again for every choice, since a choice may change what they receive.
+neck and heads are counted once per distinct ``output_signature`` of the backbone (choices whose
+maps have the same shapes cost the same there), so large joint spaces are priced in seconds.
 """
 from __future__ import annotations
 
@@ -112,13 +113,17 @@ def _params_outside_backbone(model: nn.Module) -> int:
                for param in child.parameters())
 
 
-def _entry(model: nn.Module, backbone: FlexibleBackbone, choice: Choice,
-           image_hw: Size2d) -> BudgetEntry:
+def _entry(model: nn.Module, backbone: FlexibleBackbone, choice: Choice, image_hw: Size2d,
+           rest_cache: dict) -> BudgetEntry:
     backbone_flops = backbone.flops(choice, image_hw)
     params = backbone.params(choice)
     rest_flops = 0
     if model is not backbone:
-        rest_flops = count_flops_outside_backbone(model, image_hw)
+        signature = backbone.output_signature(choice)
+        if signature not in rest_cache:
+            backbone.activate(choice)
+            rest_cache[signature] = count_flops_outside_backbone(model, image_hw)
+        rest_flops = rest_cache[signature]
         params += _params_outside_backbone(model)
     return BudgetEntry(choice, gflops=(backbone_flops + rest_flops) / 1e9,
                        backbone_gflops=backbone_flops / 1e9, params=params)
@@ -134,11 +139,10 @@ def build_budget_space(model: nn.Module, image_hw: Size2d) -> BudgetSpace:
     model = unwrap(model)
     backbone = find_flexible(model)
     original = backbone.active_choice
+    rest_cache: dict = {}
     try:
-        entries = []
-        for choice in backbone.space():
-            backbone.activate(choice)
-            entries.append(_entry(model, backbone, choice, image_hw))
+        entries = [_entry(model, backbone, choice, image_hw, rest_cache)
+                   for choice in backbone.space()]
     finally:
         backbone.activate(original)
     return BudgetSpace(entries, image_hw)

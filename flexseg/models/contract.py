@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Hashable, Sequence
 
 import torch.nn as nn
 
@@ -50,6 +50,12 @@ class FlexibleBackbone(abc.ABC):
         and a choice using fewer than the largest one needs DDP's ``find_unused_parameters``."""
         self.choice(choice)
         return sum(p.numel() for p in self.parameters())
+
+    def output_signature(self, choice: Choice | str) -> Hashable:
+        """Choices with equal signatures hand the neck and heads maps of identical shapes, so
+        the rest of the model costs the same and is priced once (default: every choice its
+        own). Backbones whose maps have a fixed stride and width share one signature."""
+        return self.choice(choice)
 
     def choice(self, choice: Choice | str) -> Choice:
         """Resolve an id (or a choice) to a member of the space, with a clear error if absent."""

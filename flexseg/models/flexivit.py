@@ -18,7 +18,7 @@ prefix tokens has those entries folded into the tokens, which is equivalent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Hashable, Sequence
 
 import torch
 import torch.nn as nn
@@ -244,6 +244,11 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                          num_parallel=self.num_parallel, stem=self.stem, fit=self.fit,
                          keep_points=self.keep_points, keep_rate=choice.keep_rate,
                          keep_score=self.keep_score)
+
+    def output_signature(self, choice: Choice | str) -> Hashable:
+        """Every choice gives maps of the same width at the fixed ``out_stride``."""
+        self.choice(choice)
+        return (self.embed_dim, self.out_stride, tuple(self.out_indices))
 
     # ----------------------------------------------------------------- forward
     def _check_fits(self, image_hw: Size2d) -> None:

@@ -27,7 +27,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Sequence
 
-from .contract import Choice
+from .contract import Choice, with_keep_rate
 
 SMALL, LARGE = "S", "L"
 ROUTE_KINDS = ("S", "L", "S-L", "L-S", "S-L-S", "L-S-L")
@@ -59,17 +59,20 @@ class Stitch:
 
 @dataclass(frozen=True)
 class Route(Choice):
-    """One sub-network: consecutive segments of alternating anchors (ids: module doc)."""
+    """One sub-network: consecutive segments of alternating anchors (ids: module doc), keeping
+    ``keep_rate`` of the tokens at each keep point (id suffix ``-k0.5``)."""
 
     segments: tuple[Segment, ...]
+    keep_rate: float = 1.0
 
     @property
     def id(self) -> str:
         first, *rest = self.segments
         if not rest:
-            return first.anchor
-        return "-".join([f"{first.anchor.lower()}{first.stop - 1}"]
-                        + [f"{segment.anchor.lower()}{segment.start}" for segment in rest])
+            return with_keep_rate(first.anchor, self.keep_rate)
+        return with_keep_rate("-".join(
+            [f"{first.anchor.lower()}{first.stop - 1}"]
+            + [f"{segment.anchor.lower()}{segment.start}" for segment in rest]), self.keep_rate)
 
     @property
     def kind(self) -> str:

@@ -17,13 +17,15 @@ resampled to the fixed stride as in FlexiViT (``layers.grid.resample_to_stride``
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from dataclasses import replace
+from typing import Hashable, Iterable, Sequence
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
-from flexseg.layers import (block_flops, resample_to_stride, stride_grid_size, to_2tuple,
+from flexseg.layers import (KeptTokens, block_flops, check_keep_options, importance_flops,
+                            keep_count, resample_to_stride, stride_grid_size, to_2tuple,
                             token_grid_size, vit_flops)
 from flexseg.layers.grid import FIT_MODES
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
@@ -36,7 +38,8 @@ from flexseg.registry import register_model
 Size2d = tuple[int, int]
 # Anchor settings the stitched model fixes for both anchors.
 SHARED_KEYS = ("img_size", "patch_size", "patch_sizes", "in_chans", "fit", "out_indices",
-               "out_stride", "final_norm", "frozen", "attn_only")
+               "out_stride", "final_norm", "frozen", "attn_only", "keep_points", "keep_rates",
+               "keep_score")
 
 
 @register_model
@@ -65,7 +68,9 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                  patch_size: int = 16, in_chans: int = 3, fit: str = "pad",
                  routes: Sequence[str] = ROUTE_KINDS, boundaries: Sequence[int] | None = None,
                  lora_rank: int = 16, out_indices: Sequence[int] | None = None,
-                 out_stride: int = 16, init_cfg: dict | list | None = None) -> None:
+                 out_stride: int = 16, keep_points: Sequence[int] = (),
+                 keep_rates: Sequence[float] = (1.0,), keep_score: str = "cls",
+                 init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if fit not in FIT_MODES:
             raise ValueError(f"fit must be one of {FIT_MODES}, got {fit!r}")
@@ -90,8 +95,16 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             LARGE: {self.ratio * (unit + 1) - 1: level
                     for level, unit in enumerate(self.out_indices)}}
 
-        self._space = enumerate_routes(self.small.depth, self.large.depth, routes, boundaries)
-        self._stitch_specs = {stitch.key: stitch for route in self._space
+        self.keep_points, keep_rates = check_keep_options(
+            keep_points, keep_rates, self.small.depth, keep_score,
+            self.small.cls_token is not None)
+        self.keep_score = keep_score
+        # Blocks after which tokens are dropped, per anchor (the same positions as levels).
+        self._keep_blocks = {SMALL: set(self.keep_points),
+                             LARGE: {self.ratio * (unit + 1) - 1 for unit in self.keep_points}}
+        plain = enumerate_routes(self.small.depth, self.large.depth, routes, boundaries)
+        self._space = [replace(route, keep_rate=rate) for route in plain for rate in keep_rates]
+        self._stitch_specs = {stitch.key: stitch for route in plain
                               for stitch in route.stitches()}
         self.stitches = nn.ModuleDict({
             key: StitchingLayer(self.anchor(s.source).embed_dim,
@@ -169,24 +182,36 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         """Multiply-adds of ``forward`` for one image (conventions: ``layers.flops``): the first
         anchor's stem, the blocks of every segment, one ``d_in x d_out`` product per token for
         each stitching layer passed (the low-rank update is merged into the map), and the same
-        per patch token for each level taken from the small anchor."""
+        per patch token for each level taken from the small anchor; with token keeping, each
+        block over the tokens it processes plus the importance scores at keep points."""
         route = self.choice(choice)
         first = self.anchor(route.segments[0].anchor)
         grid_h, grid_w = token_grid_size(tuple(image_hw), self.patch_hw, self.fit)
         patches = grid_h * grid_w
-        tokens = patches + first.num_prefix_tokens
+        prefix = first.num_prefix_tokens
         total = vit_flops(tuple(image_hw), self.patch_hw, embed_dim=first.embed_dim, depth=0,
                           mlp_hidden_dim=first.mlp_hidden_dim, in_chans=self.in_chans,
                           stem=first.stem, fit=self.fit)  # the stem alone
+        kept = patches
         for segment in route.segments:
             anchor = self.anchor(segment.anchor)
-            total += (segment.stop - segment.start) * block_flops(
-                tokens, anchor.embed_dim, anchor.mlp_hidden_dim, anchor.num_parallel)
-        for stitch in route.stitches():
+            for index in range(segment.start, segment.stop):
+                total += block_flops(kept + prefix, anchor.embed_dim, anchor.mlp_hidden_dim,
+                                     anchor.num_parallel)
+                if self._keeps_after(segment.anchor, index, route):
+                    total += anchor.num_parallel * importance_flops(
+                        kept + prefix, anchor.embed_dim, self.keep_score)
+                    kept = keep_count(kept, route.keep_rate)
+        for stitch in route.stitches():  # every token, dropped ones included
             layer = self.stitches[stitch.key]
-            total += tokens * layer.in_dim * layer.out_dim
+            total += (patches + prefix) * layer.in_dim * layer.out_dim
         small_levels = sum(anchor == SMALL for _, anchor in self._level_anchors(route))
         return total + small_levels * patches * self.small.embed_dim * self.large.embed_dim
+
+    def output_signature(self, choice: Choice | str) -> Hashable:
+        """Every choice gives maps of the same width at the fixed ``out_stride``."""
+        self.choice(choice)
+        return (self.out_channels, self.out_stride, tuple(self.out_indices))
 
     def params(self, choice: Choice | str) -> int:
         """Weights the route uses: the first anchor's embeddings, the blocks it runs, and its
@@ -203,19 +228,30 @@ class StitchedViT(FlexibleBackbone, BaseModule):
     # ----------------------------------------------------------------- forward
     def _run(self, x: torch.Tensor, route: Route
              ) -> tuple[torch.Tensor, dict[int, tuple[str, torch.Tensor]], Size2d]:
-        """Final tokens, the (anchor, tokens) of every level, and the token grid size."""
-        tokens, grid_hw = self.anchor(route.segments[0].anchor).embed(x)
+        """Final tokens, the (anchor, tokens) of every level, and the token grid size; every
+        token restored to its grid position (token keeping only drops them from the blocks,
+        and stitching layers map dropped tokens too, so they return in the right width)."""
+        first = self.anchor(route.segments[0].anchor)
+        tokens, grid_hw = first.embed(x)
+        kept = KeptTokens(first.num_prefix_tokens)
         levels = {}
         for segment, stitch in zip(route.segments, (None, *route.stitches())):
             if stitch is not None:
-                tokens = self.stitches[stitch.key](tokens)
+                tokens = kept.select(self.stitches[stitch.key](kept.restore(tokens)))
             blocks = self.anchor(segment.anchor).blocks
             level_of = self._level_blocks[segment.anchor]
             for index in range(segment.start, segment.stop):
-                tokens = blocks[index](tokens)
+                if self._keeps_after(segment.anchor, index, route):
+                    tokens, scores = blocks[index](tokens, self.keep_score)
+                    tokens = kept.prune(tokens, scores, route.keep_rate)
+                else:
+                    tokens = blocks[index](tokens)
                 if index in level_of:
-                    levels[level_of[index]] = (segment.anchor, tokens)
-        return tokens, levels, grid_hw
+                    levels[level_of[index]] = (segment.anchor, kept.restore(tokens))
+        return kept.restore(tokens), levels, grid_hw
+
+    def _keeps_after(self, anchor: str, index: int, route: Route) -> bool:
+        return route.keep_rate < 1 and index in self._keep_blocks[anchor]
 
     def _check_fitted(self, route: Route) -> None:
         if self.training and not all(bool(layer.fitted) for layer in self._route_layers(route)):
