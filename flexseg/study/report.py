@@ -64,5 +64,6 @@ def plot_panels(panels: Sequence[tuple[str, Mapping[str, Sequence[Point]]]], pat
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, loc="lower right")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
     fig.savefig(path)

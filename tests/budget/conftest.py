@@ -9,7 +9,7 @@ PATCH_SIZES = [4, 8, 12, 16]
 
 
 
-def build_segmentor(embed_dim: int = 32, depth: int = 4):
+def build_segmentor(embed_dim: int = 32, depth: int = 4, **backbone_options):
     """FlexiViT + MultiLevelNeck + UPerHead (+ an auxiliary FCN head), all small, no dropout."""
     from mmengine.config import ConfigDict
     from mmseg.registry import MODELS
@@ -23,7 +23,7 @@ def build_segmentor(embed_dim: int = 32, depth: int = 4):
                                size=(64, 64)),
         backbone=dict(type="FlexiViT", img_size=64, patch_size=8, patch_sizes=PATCH_SIZES,
                       embed_dim=embed_dim, depth=depth, num_heads=2, mlp_ratio=2.0,
-                      out_indices=tuple(range(depth - 4, depth))),
+                      out_indices=tuple(range(depth - 4, depth)), **backbone_options),
         neck=dict(type="MultiLevelNeck", in_channels=[embed_dim] * 4, out_channels=embed_dim,
                   scales=[4, 2, 1, 0.5]),
         decode_head=dict(type="UPerHead", in_channels=[embed_dim] * 4, in_index=[0, 1, 2, 3],

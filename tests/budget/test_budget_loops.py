@@ -89,7 +89,9 @@ def test_in_place_distillation_resumes_with_the_same_choices_and_losses(tmp_path
 @pytest.mark.parametrize("recipe, prefix", [
     (["train_cfg.sampler.strategy=sandwich", "train_cfg.sampler.num_random=1"], "p4+p16+"),
     (INPLACE, "p4+"),
-], ids=["sandwich", "inplace-distillation"])
+    ([*INPLACE, "model.backbone.keep_points=[1]", "model.backbone.keep_rates=[1.0,0.5]"],
+     "p4+"),
+], ids=["sandwich", "inplace-distillation", "supervit-joint-space"])
 def test_two_ranks_train_the_same_choices_at_every_iteration(tmp_path, small_digitseg, recipe,
                                                              prefix):
     work_dir = tmp_path / "dist"
@@ -104,6 +106,8 @@ def test_two_ranks_train_the_same_choices_at_every_iteration(tmp_path, small_dig
     assert [r["choice"] for r in first] == [r["choice"] for r in second]
     assert all(r["choice"].startswith(prefix) for r in first)  # e.g. largest, smallest, random
     assert len({r["choice"] for r in first}) > 1
+    if "model.backbone.keep_points=[1]" in recipe:  # reduced choices of the joint space train
+        assert any("-k0.5" in r["choice"] for r in first)
     # One synchronised step per iteration: the ranks' weights never drift apart, although
     # each rank computed its losses on its own data.
     assert [r["checksum"] for r in first] == [r["checksum"] for r in second]

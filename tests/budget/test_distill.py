@@ -79,7 +79,12 @@ class ConstantTeacher:
         return self.output
 
 
-def test_kl_toward_a_known_target_is_exactly_what_reaches_the_student(tiny_segmentor):
+@pytest.mark.parametrize("choices, keep", [
+    (("p8", "p16"), {}),
+    (("p8-k0.5", "p16-k0.7"), dict(keep_points=(1,), keep_rates=(1.0, 0.7, 0.5))),
+], ids=["patch sizes", "joint patch x keep"])
+def test_kl_toward_a_known_target_is_exactly_what_reaches_the_student(choices, keep):
+    tiny_segmentor = build_segmentor(**keep)
     config = DistillConfig(mode="teacher", teacher=dict(config="-", checkpoint="-"),
                            weight=0.7, task_weight=0.3, temperature=2.0)
     reference = copy.deepcopy(tiny_segmentor)
@@ -88,7 +93,7 @@ def test_kl_toward_a_known_target_is_exactly_what_reaches_the_student(tiny_segme
     reference.backbone.activate("p8")
     _, logits = _forward_with_logits(reference, data)
     target = torch.randn(logits.shape, generator=torch.Generator().manual_seed(1)) * 3
-    for choice in ("p8", "p16"):
+    for choice in choices:
         reference.backbone.activate(choice)
         task, logits = _forward_with_logits(reference, data)
         (0.3 * task + 0.7 * _hand_kl(logits, target, 2.0)).backward()
@@ -96,7 +101,7 @@ def test_kl_toward_a_known_target_is_exactly_what_reaches_the_student(tiny_segme
     tiny_segmentor.train()
     distiller = Distiller(config, tiny_segmentor, teacher=ConstantTeacher(target))
     log_vars = accumulated_train_step(tiny_segmentor, _batch(), _sgd(tiny_segmentor),
-                                      tiny_segmentor.backbone, ["p8", "p16"], distiller)
+                                      tiny_segmentor.backbone, list(choices), distiller)
     _assert_sgd_update(tiny_segmentor, reference)
     assert CountingSGD.steps == 1
     assert log_vars[DISTILL_LOG_KEY] > 0

@@ -12,7 +12,9 @@ Trains and evaluates, on the embedded DigitSeg data and the main job's config
   and without starting from its weights;
 - the main comparison again at 4x the iterations;
 - the stitched ViT: both anchors trained alone, then stitched from those weights (SN-Netv2's
-  way), beside the stitched model trained from scratch.
+  way), beside the stitched model trained from scratch;
+- one joint space of patch sizes x token-keep rates (SuperViT's recipe), beside the patch-size
+  space trained with the same in-place distillation.
 
 Every job resumes where it stopped (``flexseg.study.jobs``): run the command again after an
 interruption. Results: ``docs/results.md`` (tables, training costs, the goal check) and
@@ -37,6 +39,7 @@ from flexseg.study.report import Point, markdown_table, plot_panels, read_points
 
 MAIN_CONFIG = "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
 STITCHED_CONFIG = "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py"
+JOINT_CONFIG = "configs/flexivit/flexivit-ti6_upernet_keep-supervit_1.3k_digitseg-64x64.py"
 PATCH_SIZES = (4, 6, 8, 12, 16)
 ITERS = 1300
 LONG = 4  # the longer schedule, in multiples of ITERS
@@ -117,6 +120,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(4, iters),
         Job("flex-inplace", MAIN_CONFIG,
             schedule(iters) + "train_cfg = dict(distill=dict(mode='inplace'))"),
+        Job("keep-joint", JOINT_CONFIG, schedule(iters)),
         teacher_distill("flex-teacher", "fixed-p8", False, iters),
         fixed(6, iters),
         fixed(12, iters),
@@ -278,6 +282,33 @@ def stitched_table(data: Collected) -> tuple[str, dict[str, list[Point]]]:
     return "\n".join(lines), curves
 
 
+def joint_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
+    """The joint patch x keep space beside the patch-only space, same recipe and iterations."""
+    joint, patch_only = data.points("keep-joint"), data.points("flex-inplace")
+    curves = {"patch x keep (joint)": list(joint.values()),
+              "patch only": list(patch_only.values())}
+    if not joint:
+        return "Not measured yet.", curves
+    rows = []
+    for point in sorted(patch_only.values(), key=lambda p: p.gflops):
+        affordable = [p for p in joint.values() if p.gflops <= point.gflops * 1.0001]
+        best = max(affordable, key=lambda p: p.value) if affordable else None
+        rows.append([point.id, f"{point.gflops:.3f}", point.value,
+                     best.id if best else "", best.value if best else None,
+                     best.value - point.value if best else None])
+    table = markdown_table(["patch-only choice", "GFLOPs", "mIoU", "best joint choice at <= "
+                            "these GFLOPs", "its mIoU", "difference"], rows)
+    costs = sorted(p.gflops for p in joint.values())
+    only = sorted(p.gflops for p in patch_only.values()) or [math.nan]
+    listing = markdown_table(["joint choice", "GFLOPs", "mIoU"], [
+        [p.id, f"{p.gflops:.3f}", p.value] for p in sorted(joint.values(),
+                                                         key=lambda p: p.gflops)])
+    summary = (f"GFLOPs covered: joint {costs[0]:.3f}–{costs[-1]:.3f} "
+               f"({costs[-1] / costs[0]:.1f}x), patch sizes alone {only[0]:.3f}–{only[-1]:.3f} "
+               f"({only[-1] / only[0]:.1f}x).")
+    return "\n\n".join([table, summary, listing]), curves
+
+
 def curves_for(data: Collected, suffix: str) -> dict[str, list[Point]]:
     curves = {RECIPES[stem]: list(data.points(stem + suffix).values()) for stem in RECIPES}
     curves["fixed model per size"] = [p for choice in size_ids()
@@ -294,10 +325,12 @@ def write_report(root: Path, out: Path, command: str, iters: int = ITERS) -> Pat
     main_table, main = comparison(data, "")
     long_table, long = comparison(data, "-4x")
     stitched, stitched_curves = stitched_table(data)
+    joint, joint_curves = joint_section(data)
     figure = figure_dir / "flexible_vs_fixed.png"
     plot_panels([(f"{iters} iterations", curves_for(data, "")),
                  (f"{iters * LONG} iterations", curves_for(data, "-4x")),
-                 ("stitched ViT (S: 64-d x 6, L: 128-d x 12)", stitched_curves)],
+                 ("stitched ViT (S: 64-d x 6, L: 128-d x 12)", stitched_curves),
+                 ("patch x token-keep rate, in-place distillation", joint_curves)],
                 figure, ylabel="DigitSeg validation mIoU", xlabel="GFLOPs per 64x64 image")
     (figure_dir / "flexible_vs_fixed.json").write_text(json.dumps(
         dict(main=main, long=long), indent=2, default=lambda v: None) + "\n")
@@ -338,6 +371,14 @@ one thread each, so compare them with each other rather than with the README's t
 ## Stitched ViT ({iters} iterations each stage)
 
 {stitched}
+
+## One joint space: patch size x token-keep rate ({iters} iterations)
+
+`{JOINT_CONFIG}`: tokens dropped after blocks 1 and 3 (rates compound), in-place distillation
+from the largest choice; beside the patch-size space trained with the same recipe
+(`flex-inplace`).
+
+{joint}
 """
     path = out / "results.md"
     path.write_text(text)

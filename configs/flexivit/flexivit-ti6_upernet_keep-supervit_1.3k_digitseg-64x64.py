@@ -1,0 +1,10 @@
+# FlexiViT-Ti6 + UPerNet on DigitSeg 64x64 with one joint budget space: every patch size times
+# every token-keep rate (ids p8, p8-k0.7, p8-k0.5, ...). Tokens are dropped after blocks 1 and
+# 3 (rates compound) and put back in place for the head. SuperViT's recipe: each iteration the
+# largest choice trains on the task loss and one sampled cheaper choice on the task loss plus
+# the KL divergence to the largest choice's detached prediction, in one optimizer step.
+_base_ = ['./flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
+model = dict(backbone=dict(keep_points=(1, 3), keep_rates=(1.0, 0.7, 0.5)))
+train_cfg = dict(
+    sampler=dict(strategy='uniform', num_choices=1),
+    distill=dict(mode='inplace'))
