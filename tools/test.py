@@ -17,6 +17,7 @@ import flexseg.evaluation  # noqa: F401  (registers the multi-budget loops)
 from flexseg.cli import add_common_args, load_config, run_cli
 
 MULTI_BUDGET_LOOP = "MultiBudgetTestLoop"
+BUDGET_VISUALIZATION = "BudgetVisualizationHook"
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,7 +27,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", help="segmentation: directory for the predicted label maps; "
                         "detection: a .pkl file for the raw results")
     parser.add_argument("--show", action="store_true", help="show predictions in a window")
-    parser.add_argument("--show-dir", help="directory where painted predictions are saved")
+    parser.add_argument("--show-dir", help="directory where painted predictions are saved "
+                        "(multi-budget: one picture per image, every choice side by side)")
     parser.add_argument("--wait-time", type=float, default=2, help="seconds between shown images")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation")
     budgets = parser.add_argument_group(
@@ -45,6 +47,11 @@ def enable_visualization(cfg, args: argparse.Namespace) -> None:
     hook = cfg.default_hooks.get("visualization")
     if hook is None:
         raise KeyError("--show/--show-dir need default_hooks.visualization in the config")
+    multi_budget = (cfg.get("test_cfg") or {}).get("type") == MULTI_BUDGET_LOOP
+    if multi_budget and hook.get("type") != BUDGET_VISUALIZATION:
+        # The stock hooks draw one choice; this one puts every evaluated choice side by side.
+        cfg.default_hooks["visualization"] = dict(type=BUDGET_VISUALIZATION)
+        hook = cfg.default_hooks["visualization"]
     hook["draw"] = True
     if args.show:
         hook["show"], hook["wait_time"] = True, args.wait_time
@@ -85,9 +92,9 @@ def main() -> None:
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
+    enable_multi_budget(cfg, args)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
-    enable_multi_budget(cfg, args)
     if args.out:
         if cfg.test_cfg.get("type") == MULTI_BUDGET_LOOP:
             raise ValueError("--out saves the predictions of one sub-network; evaluate "

@@ -1,9 +1,11 @@
 """Datasets: the embedded DigitSeg generator and its MMSegmentation/MMDetection dataset classes.
 
-Importing this package registers ``DigitSegDataset`` (mmseg) and ``DigitSegCocoDataset`` (mmdet).
+Importing this package registers ``DigitSegDataset`` and the ``LoadDepthMap`` transform (mmseg)
+and ``DigitSegCocoDataset`` (mmdet).
 """
 from .digitseg import (DEFAULT_ROOT, GENERATOR_VERSION, coco_file, ensure_digitseg,
                        generate_digitseg, image_stem, read_digit_records, read_meta)
+from .depth_loading import LoadDepthMap, check_depth_map
 from .digitseg_coco_dataset import DigitSegCocoDataset
 from .digitseg_dataset import DigitSegDataset
 from .digitseg_params import DigitSegParams
@@ -13,8 +15,8 @@ from .metainfo import DIGIT_CLASSES, DIGIT_PALETTE, SEG_CLASSES, SEG_PALETTE
 
 __all__ = [
     "DEFAULT_ROOT", "DIGIT_CLASSES", "DIGIT_PALETTE", "Digit", "DigitSegCocoDataset",
-    "DigitSegDataset", "DigitSegParams", "GENERATOR_VERSION", "GLYPH_THRESHOLD", "SEG_CLASSES",
-    "SEG_PALETTE", "SPLITS", "Scene", "coco_file", "digit_depth_mm", "ensure_digitseg",
-    "generate_digitseg", "image_stem", "load_glyphs", "read_digit_records", "read_meta",
-    "render_scene", "split_sources", "upscale_glyph",
+    "DigitSegDataset", "DigitSegParams", "GENERATOR_VERSION", "GLYPH_THRESHOLD", "LoadDepthMap",
+    "SEG_CLASSES", "SEG_PALETTE", "SPLITS", "Scene", "check_depth_map", "coco_file",
+    "digit_depth_mm", "ensure_digitseg", "generate_digitseg", "image_stem", "load_glyphs",
+    "read_digit_records", "read_meta", "render_scene", "split_sources", "upscale_glyph",
 ]

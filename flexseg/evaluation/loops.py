@@ -10,7 +10,8 @@ Returned (and logged) metrics: every metric of every choice as ``<id>/<name>`` (
 ``p16/mIoU``), plus plain names (``mIoU``) holding the summary used for checkpoint selection:
 by default the most expensive evaluated choice's metrics (``summary='largest'``); ``'mean'``
 averages each metric over the choices; a choice id uses that choice. Hooks (logging,
-visualisation) see that same choice's outputs.
+visualisation) see that same choice's outputs; ``batch_outputs`` holds the current batch's
+outputs under every choice (``BudgetVisualizationHook`` draws them side by side).
 
 The batch itself is shared: mmengine's data preprocessors build new data samples while moving
 them to the device, and models write predictions into those, so every step returns its own
@@ -41,7 +42,6 @@ from mmengine.runner.base_loop import BaseLoop
 from torch.utils.data import DataLoader
 
 from flexseg.budget.space import BudgetEntry, build_budget_space, default_image_hw
-from flexseg.evaluation.pareto import pareto_front
 from flexseg.evaluation.reference import load_reference_points
 from flexseg.evaluation.report import to_markdown, write_reports
 from flexseg.evaluation.results import (ChoiceResult, MultiBudgetResults, default_main_metric,
@@ -62,8 +62,11 @@ class MultiBudgetLoop(BaseLoop):
         budgets: GFLOPs (list or '5,10'); each picks the best requested choice that fits.
         results: a previous evaluation's JSON; ranks choices for 'pareto' and budgets.
         reference: JSON/CSV of separately trained baselines drawn on the plot.
-        metric: the metric to rank and plot (default: mIoU, COCO bbox mAP, ... or the first).
+        metric: the metric to rank and plot (default: mIoU, COCO bbox mAP, d1 ... or the
+            first).
         rule: 'greater' or 'less' is better (default: from the metric's name).
+        plot_metrics: metrics drawn in the plot, one panel each with its own front (default:
+            ``metric``), e.g. ['rmse', 'd1'] for depth.
         summary: what the plain metric names hold: 'largest', 'mean' or a choice id.
         out_dir: where the reports go (default: the work dir).
         image_hw: image size the GFLOPs are counted at (default: the training size, as in
@@ -78,8 +81,9 @@ class MultiBudgetLoop(BaseLoop):
                  budgets: str | float | Sequence[float] | None = None,
                  results: str | None = None, reference: str | None = None,
                  metric: str | None = None, rule: str | None = None,
-                 summary: str = "largest", out_dir: str | None = None,
-                 image_hw: Sequence[int] | None = None, fp16: bool = False) -> None:
+                 plot_metrics: Sequence[str] | None = None, summary: str = "largest",
+                 out_dir: str | None = None, image_hw: Sequence[int] | None = None,
+                 fp16: bool = False) -> None:
         # Checked before the dataloader is built: a model without a flexible backbone is the
         # likeliest mistake, and the cheapest to report.
         self.backbone = find_flexible(runner.model)
@@ -93,6 +97,7 @@ class MultiBudgetLoop(BaseLoop):
         self.reference = load_reference_points(reference) if reference else []
         self.metric = metric
         self.higher_is_better = RULES[rule] if rule else None
+        self.plot_metrics = list(plot_metrics) if plot_metrics else None
         self.summary = summary
         self.out_dir = out_dir or runner.work_dir
         self.image_hw = tuple(image_hw) if image_hw else None
@@ -102,6 +107,8 @@ class MultiBudgetLoop(BaseLoop):
             runner.visualizer.dataset_meta = self.dataset_meta
         self.selection: Selection | None = None
         self.evaluators: list[Evaluator] = []
+        # The current batch's outputs under every evaluated choice, for visualisation hooks.
+        self.batch_outputs: list[tuple[BudgetEntry, list]] = []
         self._timing = torch.zeros(0, 2, dtype=torch.float64)
 
     # ----------------------------------------------------------------- set-up
@@ -176,6 +183,7 @@ class MultiBudgetLoop(BaseLoop):
         step = getattr(self.runner.model, f"{self.stage}_step")
         primary = self._primary()
         hook_outputs = None
+        self.batch_outputs = []
         for index, (entry, evaluator) in enumerate(zip(self.selection.entries, self.evaluators)):
             self.backbone.activate(entry.choice)
             _synchronize()
@@ -186,6 +194,7 @@ class MultiBudgetLoop(BaseLoop):
             self._timing[index] += torch.tensor([len(outputs), time.perf_counter() - start],
                                                 dtype=torch.float64)
             evaluator.process(data_samples=outputs, data_batch=data_batch)
+            self.batch_outputs.append((entry, outputs))
             if entry.id == primary.id:
                 hook_outputs = outputs
         self.runner.call_hook(f"after_{self.stage}_iter", batch_idx=idx, data_batch=data_batch,
@@ -200,7 +209,7 @@ class MultiBudgetLoop(BaseLoop):
         results = self._results(raw, timing)
         if is_main_process():
             paths = write_reports(results, self.out_dir, f"multibudget_{self.stage}",
-                                  self.reference)
+                                  self.reference, self.plot_metrics)
             print_log(f"multi-budget {self.stage} results ({paths['json'].parent}/"
                       f"multibudget_{self.stage}.{{json,csv,md,png}}):\n"
                       f"{to_markdown(results)}", logger="current")
@@ -221,9 +230,11 @@ class MultiBudgetLoop(BaseLoop):
                              images_per_s=float(count / seconds) if seconds > 0 else 0.0,
                              budgets=self.selection.budgets_of(e.id))
                 for e, m, (count, seconds) in zip(entries, numeric, timing.tolist())]
-        for index in pareto_front([(r.gflops, r.metrics[metric]) for r in rows], higher):
-            rows[index].pareto = True
-        return MultiBudgetResults(self.image_hw, metric, higher, rows)
+        results = MultiBudgetResults(self.image_hw, metric, higher, rows)
+        on_front = set(results.front(metric))
+        for row in rows:
+            row.pareto = row.id in on_front
+        return results
 
     def _logged_metrics(self, raw: list[dict]) -> dict:
         entries = self.selection.entries

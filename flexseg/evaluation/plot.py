@@ -1,4 +1,9 @@
-"""The main metric against GFLOPs, with the Pareto front, labelled choices and baselines."""
+"""Metrics against GFLOPs, each with its own Pareto front, labelled choices and baselines.
+
+One panel per plotted metric (default: the main one). Each panel's front and axis label follow
+that metric's direction: higher is better for mIoU, AP and d1; lower for RMSE, AbsRel and other
+errors.
+"""
 from __future__ import annotations
 
 import math
@@ -11,6 +16,7 @@ from flexseg.evaluation.results import MultiBudgetResults
 
 # Spread beyond which GFLOPs are drawn on a log axis (e.g. patch 8 vs 32: 16x).
 LOG_AXIS_SPREAD = 8.0
+PANEL_SIZE = (6.4, 4.6)
 
 
 def _label(ax, text: str, x: float, y: float, color: str) -> None:
@@ -18,30 +24,28 @@ def _label(ax, text: str, x: float, y: float, color: str) -> None:
                 color=color)
 
 
-def plot_pareto(results: MultiBudgetResults, path: str | os.PathLike,
-                reference: Sequence[ReferencePoint] = ()) -> None:
-    """Write a PNG (Agg renderer, no display needed)."""
-    from matplotlib.figure import Figure
+def _panel(ax, results: MultiBudgetResults, metric: str,
+           reference: Sequence[ReferencePoint]) -> None:
+    """Draw ``metric`` vs GFLOPs with its front on ``ax``."""
     from matplotlib.ticker import FuncFormatter
 
-    metric = results.main_metric
     rows = [r for r in results.choices
             if metric in r.metrics and not math.isnan(r.metrics[metric])]
+    on_front = set(results.front(metric))
     shown_reference = [p for p in reference if metric in p.metrics]
     if len(shown_reference) < len(reference):
         warnings.warn(f"reference points without {metric!r} are not drawn: "
                       f"{', '.join(p.name for p in reference if metric not in p.metrics)}")
-    fig = Figure(figsize=(6.4, 4.6), dpi=150, layout="constrained")
-    ax = fig.add_subplot()
-    off_front = [r for r in rows if not r.pareto]
-    front = [r for r in rows if r.pareto]
+    off_front = [r for r in rows if r.id not in on_front]
+    front = [r for r in rows if r.id in on_front]
     if off_front:
         ax.scatter([r.gflops for r in off_front], [r.metrics[metric] for r in off_front],
                    color="tab:gray", zorder=3, label="choice off the front")
     ax.plot([r.gflops for r in front], [r.metrics[metric] for r in front], "-o",
             color="tab:blue", zorder=4, label="Pareto front")
     for r in rows:
-        _label(ax, r.id, r.gflops, r.metrics[metric], "tab:blue" if r.pareto else "dimgray")
+        _label(ax, r.id, r.gflops, r.metrics[metric],
+               "tab:blue" if r.id in on_front else "dimgray")
     if shown_reference:
         ax.scatter([p.gflops for p in shown_reference],
                    [p.metrics[metric] for p in shown_reference],
@@ -64,9 +68,27 @@ def plot_pareto(results: MultiBudgetResults, path: str | os.PathLike,
     ax.margins(x=0.08, y=0.1)
     height, width = results.image_hw
     ax.set_xlabel(f"GFLOPs per {height}x{width} image (multiply-adds)")
-    direction = "higher" if results.higher_is_better else "lower"
+    direction = "higher" if results.higher_is_better_for(metric) else "lower"
     ax.set_ylabel(f"{metric} ({direction} is better)")
     ax.set_title(f"{metric} vs GFLOPs: {len(rows)} sub-networks of one model")
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="best", fontsize=8)
+
+
+def plot_pareto(results: MultiBudgetResults, path: str | os.PathLike,
+                reference: Sequence[ReferencePoint] = (),
+                metrics: Sequence[str] | None = None) -> None:
+    """Write a PNG (Agg renderer, no display needed) with one panel per metric in ``metrics``
+    (default: the main metric)."""
+    from matplotlib.figure import Figure
+
+    metrics = list(metrics or [results.main_metric])
+    missing = [m for m in metrics if m not in results.metric_names()]
+    if missing:
+        raise ValueError(f"cannot plot {', '.join(missing)}: the results hold "
+                         f"{', '.join(results.metric_names())}")
+    fig = Figure(figsize=(PANEL_SIZE[0] * len(metrics), PANEL_SIZE[1]), dpi=150,
+                 layout="constrained")
+    for ax, metric in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics):
+        _panel(ax, results, metric, reference)
     fig.savefig(path)

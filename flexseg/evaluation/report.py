@@ -51,13 +51,15 @@ def to_markdown(results: MultiBudgetResults) -> str:
 
 
 def write_reports(results: MultiBudgetResults, out_dir: str | os.PathLike, stem: str,
-                  reference: Sequence[ReferencePoint] = ()) -> dict[str, Path]:
-    """``stem``.json/.csv/.md/.png in ``out_dir``; returns the paths by extension."""
+                  reference: Sequence[ReferencePoint] = (),
+                  plot_metrics: Sequence[str] | None = None) -> dict[str, Path]:
+    """``stem``.json/.csv/.md/.png in ``out_dir`` (the plot has a panel per ``plot_metrics``
+    entry, default the main metric); returns the paths by extension."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {ext: out_dir / f"{stem}.{ext}" for ext in ("json", "csv", "md", "png")}
     results.to_json(paths["json"])
     to_csv(results, paths["csv"])
     paths["md"].write_text(to_markdown(results) + "\n")
-    plot_pareto(results, paths["png"], reference)
+    plot_pareto(results, paths["png"], reference, plot_metrics)
     return paths

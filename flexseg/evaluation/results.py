@@ -13,6 +13,8 @@ from typing import Mapping
 
 import numpy as np
 
+from flexseg.evaluation.pareto import pareto_front
+
 # Metrics preferred as "the" metric when the config names none, in order.
 PREFERRED_METRICS = ("mIoU", "coco/bbox_mAP", "coco/segm_mAP", "mDice", "d1")
 # Substrings of metric names for which lower is better (errors and losses).
@@ -77,6 +79,16 @@ class MultiBudgetResults:
                 return result
         raise ValueError(f"choice {choice_id!r} is not in these results; they hold "
                          f"{', '.join(self.ids())}")
+
+    def higher_is_better_for(self, metric: str) -> bool:
+        """The configured direction for the main metric; the name's for any other metric."""
+        return self.higher_is_better if metric == self.main_metric else is_higher_better(metric)
+
+    def front(self, metric: str) -> list[str]:
+        """Ids on the Pareto front of ``metric`` against GFLOPs, in that metric's direction."""
+        rows = [r for r in self.choices if metric in r.metrics]
+        points = [(r.gflops, r.metrics[metric]) for r in rows]
+        return [rows[i].id for i in pareto_front(points, self.higher_is_better_for(metric))]
 
     def metric_names(self) -> list[str]:
         """Every metric name, in first-seen order."""

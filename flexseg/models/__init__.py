@@ -1,10 +1,13 @@
-"""Flexible backbones and necks; importing this module registers them in mmseg and mmdet."""
+"""Flexible backbones and necks (registered in mmseg and mmdet) and the depth estimator and
+head (mmseg); importing this module registers them."""
 from .contract import Choice, FlexibleBackbone, find_flexible
+from .depth import DPTDepthHead, FlexDepthEstimator
 from .flexivit import FlexiViT, PatchChoice
 from .necks import SimpleFeaturePyramid
 from .stitch_init_hook import StitchInitHook
 from .stitch_routes import Route
 from .stitched_vit import StitchedViT
 
-__all__ = ["Choice", "FlexibleBackbone", "FlexiViT", "PatchChoice", "Route",
-           "SimpleFeaturePyramid", "StitchInitHook", "StitchedViT", "find_flexible"]
+__all__ = ["Choice", "DPTDepthHead", "FlexDepthEstimator", "FlexibleBackbone", "FlexiViT",
+           "PatchChoice", "Route", "SimpleFeaturePyramid", "StitchInitHook", "StitchedViT",
+           "find_flexible"]

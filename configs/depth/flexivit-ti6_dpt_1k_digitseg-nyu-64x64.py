@@ -1,0 +1,50 @@
+# FlexiViT (192-d, 6 blocks) + DPT depth head on DigitSeg-NYU 64x64: one set of weights trained
+# with a random patch size per iteration, then evaluated at every patch size in one pass
+# (d1, d2, d3, AbsRel, RMSE, log10 per choice). Digits stand nearer the larger they are, in
+# front of a tilted plane.
+_base_ = [
+    '../_base_/models/flexivit_dpt.py',
+    '../_base_/datasets/digitseg_nyu.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/digitseg_1k.py',
+]
+embed_dim = 192
+model = dict(
+    data_preprocessor=dict(size=(64, 64)),
+    backbone=dict(
+        img_size=64,
+        patch_size=8,
+        patch_sizes=[4, 6, 8, 12, 16],
+        embed_dim=embed_dim,
+        depth=6,
+        num_heads=3,
+        pos_embed_grid=8,
+        drop_path_rate=0.0,
+        out_indices=(1, 2, 4, 5),
+        out_stride=8),
+    # Strides 4, 8, 16, 32 of the image, as DPT on a stride-16 ViT.
+    decode_head=dict(
+        in_channels=[embed_dim] * 4,
+        channels=64,
+        reassemble_channels=(24, 48, 96, 192),
+        scales=(2, 1, 0.5, 0.25),
+        head_channels=16))
+max_iters = 1000
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=100, end=max_iters),
+]
+train_cfg = dict(
+    type='BudgetIterBasedTrainLoop',
+    max_iters=max_iters,
+    val_interval=max_iters // 2,
+    sampler=dict(strategy='uniform'))
+default_hooks = dict(
+    checkpoint=dict(interval=max_iters // 2),
+    visualization=dict(_delete_=True, type='BudgetVisualizationHook'))
+# Ranked, plotted and selected by RMSE (lower is better); every depth metric is reported.
+val_cfg = dict(type='MultiBudgetValLoop', choices='all', metric='rmse')
+test_cfg = dict(type='MultiBudgetTestLoop', choices='all', metric='rmse',
+                plot_metrics=['rmse', 'd1'])
+log_processor = dict(type='BudgetLogProcessor', by_epoch=False)
+randomness = dict(seed=0)
