@@ -105,3 +105,38 @@ def test_pinned_checkpoint_at_a_budget(monkeypatch, tmp_path, flexible):
     assert [c.id for c in pinned.backbone.space()] == ["p4"]
     images = torch.rand(2, 3, 64, 64)
     assert torch.equal(logits(model, "p4", images), logits(pinned, None, images))
+
+
+@pytest.fixture(scope="module")
+def keeping(tmp_path_factory):
+    """A FlexiViT with token keeping: (config path, checkpoint path, model in eval mode)."""
+    directory = tmp_path_factory.mktemp("export-keep")
+    cfg = tiny_cfg(**{"model.backbone.keep_points": (1,), "model.backbone.keep_rates": (1.0, 0.5)})
+    config = directory / "keeping.py"
+    cfg.dump(str(config))
+    torch.manual_seed(2)
+    model = build_segmentor(cfg)
+    with torch.no_grad():
+        for param in model.backbone.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    checkpoint = directory / "keeping.pth"
+    torch.save({"meta": {}, "state_dict": model.state_dict()}, checkpoint)
+    return config, checkpoint, model.eval()
+
+
+def test_a_token_keeping_choice_exports_pinned_and_exactly(monkeypatch, tmp_path, keeping):
+    config, checkpoint, model = keeping
+    out = tmp_path / "pinned.pth"
+    export(monkeypatch, config, checkpoint, "--choice", "p8-k0.5", "--out", out)
+    pinned = build_exported(out.with_suffix(".py"), out)
+    assert [c.id for c in pinned.backbone.space()] == ["p8-k0.5"]
+    images = torch.rand(2, 3, 64, 64)
+    assert torch.equal(logits(model, "p8-k0.5", images), logits(pinned, None, images))
+
+
+def test_plain_vit_formats_refuse_token_keeping(monkeypatch, tmp_path, keeping, capsys):
+    config, checkpoint, _ = keeping
+    with pytest.raises(SystemExit):
+        export(monkeypatch, config, checkpoint, "--choice", "p8-k0.5", "--format", "timm",
+               "--out", tmp_path / "vit.pth")
+    assert "token keeping has no plain-ViT equivalent" in capsys.readouterr().err

@@ -10,9 +10,11 @@ from flexseg.models.flexivit import FlexiViT, PatchChoice
 
 def pinned_backbone_config(backbone_cfg: dict, backbone: FlexibleBackbone,
                            choice: Choice) -> dict:
-    """``backbone_cfg`` with its space reduced to ``choice`` (then also the active choice)."""
+    """``backbone_cfg`` with its space reduced to ``choice`` (then also the active choice):
+    its patch size and its token-keep rate."""
     choice = backbone.choice(choice)
     if not isinstance(backbone, FlexiViT) or not isinstance(choice, PatchChoice):
         raise ValueError(f"pinning a {type(backbone).__name__} to one choice is not supported")
     height, width = choice.patch_hw
-    return dict(backbone_cfg, patch_sizes=[height if height == width else [height, width]])
+    return dict(backbone_cfg, patch_sizes=[height if height == width else [height, width]],
+                keep_rates=[choice.keep_rate])
