@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Hashable, Sequence
+from typing import Hashable, Iterator, Sequence
 
+import torch
 import torch.nn as nn
 
 
@@ -50,6 +51,19 @@ class FlexibleBackbone(abc.ABC):
         and a choice using fewer than the largest one needs DDP's ``find_unused_parameters``."""
         self.choice(choice)
         return sum(p.numel() for p in self.parameters())
+
+    def forward_choices(self, x: torch.Tensor, choices: Sequence[Choice | str],
+                        stats: object = None) -> Iterator[tuple[Choice, tuple]]:
+        """``(choice, forward(x) under it)`` for every choice, in an order of the backbone's
+        choosing: backbones whose choices share work (``prefix_tree``) override this to do it
+        once. This default runs them one by one; the active choice is restored afterwards."""
+        original = self.active_choice
+        try:
+            for choice in choices:
+                self.activate(choice)
+                yield self.active_choice, self(x)
+        finally:
+            self.activate(original)
 
     def output_signature(self, choice: Choice | str) -> Hashable:
         """Choices with equal signatures hand the neck and heads maps of identical shapes, so

@@ -18,7 +18,7 @@ prefix tokens has those entries folded into the tokens, which is equivalent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Hashable, Sequence
+from typing import Hashable, Iterator, Sequence
 
 import torch
 import torch.nn as nn
@@ -32,6 +32,8 @@ from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTok
 from flexseg.layers.grid import FIT_MODES
 from flexseg.models.checkpoint import StateDict, load_pretrained
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids, with_keep_rate
+from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step, keep_step,
+                                        run_ops, shared_prefix_outputs)
 from flexseg.registry import register_model
 
 Size2d = tuple[int, int]
@@ -251,12 +253,11 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         return (self.embed_dim, self.out_stride, tuple(self.out_indices))
 
     # ----------------------------------------------------------------- forward
-    def _check_fits(self, image_hw: Size2d) -> None:
-        patch_hw = self._active.patch_hw
+    def _check_fits(self, image_hw: Size2d, patch_hw: Size2d) -> None:
         if patch_hw[0] > image_hw[0] or patch_hw[1] > image_hw[1]:
             fitting = [c for c in self._space
                        if c.patch_hw[0] <= image_hw[0] and c.patch_hw[1] <= image_hw[1]]
-            raise ValueError(f"patch size {self._active.id} is larger than the "
+            raise ValueError(f"patch size {PatchChoice(patch_hw).id} is larger than the "
                              f"{image_hw[0]}x{image_hw[1]} input; sizes that fit: "
                              f"{format_ids(fitting) or 'none'}")
 
@@ -268,10 +269,12 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             grid_hw, [self.pos_embed],
             lambda: resample_pos_embed(self.pos_embed, self.pos_embed_grid, grid_hw))
 
-    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, Size2d]:
-        """Image -> tokens (prefix tokens first) and the token grid size."""
-        self._check_fits((x.shape[-2], x.shape[-1]))
-        patch_hw = self._active.patch_hw
+    def embed(self, x: torch.Tensor,
+              patch_hw: Size2d | None = None) -> tuple[torch.Tensor, Size2d]:
+        """Image -> tokens (prefix tokens first) and the token grid size, at ``patch_hw``
+        (default: the active choice's)."""
+        patch_hw = patch_hw or self._active.patch_hw
+        self._check_fits((x.shape[-2], x.shape[-1]), patch_hw)
         grid = self.patch_embed(fit_to_patch_grid(x, patch_hw, self.fit), patch_hw)
         grid_hw = (grid.shape[-2], grid.shape[-1])
         tokens = grid.flatten(2).transpose(1, 2) + self.pos_embed_for(grid_hw)
@@ -281,27 +284,38 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             tokens = torch.cat(prefix + [tokens], dim=1)
         return tokens, grid_hw
 
-    def run_block(self, index: int, tokens: torch.Tensor, kept: KeptTokens) -> torch.Tensor:
-        """Block ``index``, then token keeping if it is a keep point of the active choice."""
-        rate = self._active.keep_rate
-        if rate == 1 or index not in self.keep_points:
-            return self.blocks[index](tokens)
-        tokens, scores = self.blocks[index](tokens, self.keep_score)
-        return kept.prune(tokens, scores, rate)
+    def _choice_ops(self, choice: PatchChoice, last: int) -> list[tuple]:
+        """The choice as operations (``prefix_tree``): embed, blocks 0..last, keep steps."""
+        ops: list[tuple] = [("embed", choice.patch_hw)]
+        for index in range(last + 1):
+            ops.append(("block", index))
+            if choice.keep_rate < 1 and index in self.keep_points:
+                ops.append((KEEP_OP, choice.keep_rate))
+        return ops
+
+    def _run_op(self, op: tuple, state: PassState | None, following: Sequence[tuple],
+               x: torch.Tensor, levels: Sequence[int]) -> PassState:
+        """One operation on a state, returning a new state; blocks in ``levels`` leave their
+        output with every token restored to its grid position (token keeping only drops
+        tokens from the blocks)."""
+        if op[0] == "embed":
+            tokens, grid_hw = self.embed(x, op[1])
+            return PassState(tokens, KeptTokens(self.num_prefix_tokens), grid_hw, {})
+        if op[0] == KEEP_OP:
+            return keep_step(state, op[1])
+        index = op[1]
+        return block_step(state, self.blocks[index], following, self.keep_score,
+                          index if index in levels else None)
 
     def _encode(self, x: torch.Tensor, indices: Sequence[int],
                 run_all: bool) -> tuple[dict[int, torch.Tensor], torch.Tensor, Size2d]:
         """Tokens after each block of ``indices`` and after the last block run, every token
-        restored to its grid position (token keeping only drops them from the blocks)."""
-        tokens, grid_hw = self.embed(x)
-        kept = KeptTokens(self.num_prefix_tokens)
+        restored to its grid position."""
         last = self.depth - 1 if run_all else max(indices)
-        taken = {}
-        for index in range(last + 1):
-            tokens = self.run_block(index, tokens, kept)
-            if index in indices:
-                taken[index] = kept.restore(tokens)
-        return taken, kept.restore(tokens), grid_hw
+        state = run_ops(self._choice_ops(self._active, last),
+                        lambda op, state, following: self._run_op(op, state, following, x,
+                                                                  indices))
+        return state.levels, state.kept.restore(state.tokens), state.grid_hw
 
     def _to_map(self, tokens: torch.Tensor, grid_hw: Size2d) -> torch.Tensor:
         patches = tokens[:, self.num_prefix_tokens:]
@@ -331,10 +345,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                 for i in indices]
         return maps if intermediates_only else (self.norm(tokens), maps)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """NCHW image -> one (B, embed_dim, ceil(H/s), ceil(W/s)) map per out index."""
-        image_hw = (x.shape[-2], x.shape[-1])
-        taken, _, grid_hw = self._encode(x, self.out_indices, run_all=False)
+    def _maps(self, taken: dict[int, torch.Tensor], grid_hw: Size2d, patch_hw: Size2d,
+              image_hw: Size2d) -> tuple[torch.Tensor, ...]:
         out_hw = stride_grid_size(image_hw, self.out_stride)
         outputs = []
         for index in self.out_indices:
@@ -342,9 +354,28 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             if self.final_norm and index == self.depth - 1:
                 tokens = self.norm(tokens)
             grid = self._to_map(tokens, grid_hw)
-            outputs.append(resample_to_stride(grid, self._active.patch_hw, self.out_stride,
-                                              out_hw))
+            outputs.append(resample_to_stride(grid, patch_hw, self.out_stride, out_hw))
         return tuple(outputs)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """NCHW image -> one (B, embed_dim, ceil(H/s), ceil(W/s)) map per out index."""
+        taken, _, grid_hw = self._encode(x, self.out_indices, run_all=False)
+        return self._maps(taken, grid_hw, self._active.patch_hw, (x.shape[-2], x.shape[-1]))
+
+    def forward_choices(self, x: torch.Tensor, choices: Sequence[Choice | str],
+                        stats: TreeStats | None = None
+                        ) -> Iterator[tuple[Choice, tuple[torch.Tensor, ...]]]:
+        """``forward`` under every choice, computing once what keep rates of one patch size
+        share (the blocks before the first keep point); patch sizes share nothing."""
+        chosen = [self.choice(choice) for choice in choices]
+        last = max(self.out_indices)
+        image_hw = (x.shape[-2], x.shape[-1])
+        yield from shared_prefix_outputs(
+            [(choice, self._choice_ops(choice, last)) for choice in chosen],
+            lambda op, state, following: self._run_op(op, state, following, x,
+                                                     self.out_indices),
+            lambda choice, state: self._maps(state.levels, state.grid_hw, choice.patch_hw,
+                                             image_hw), stats)
 
     # ----------------------------------------------------------------- weights
     def init_weights(self) -> None:

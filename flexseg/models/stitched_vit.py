@@ -17,8 +17,9 @@ resampled to the fixed stride as in FlexiViT (``layers.grid.resample_to_stride``
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
-from typing import Hashable, Iterable, Sequence
+from typing import Hashable, Iterable, Iterator, Sequence
 
 import torch
 import torch.nn as nn
@@ -31,6 +32,8 @@ from flexseg.layers.grid import FIT_MODES
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
 from flexseg.models.contract import Choice, FlexibleBackbone
 from flexseg.models.flexivit import FlexiViT
+from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step, keep_step,
+                                        run_ops, shared_prefix_outputs)
 from flexseg.models.stitch_routes import (LARGE, ROUTE_KINDS, SMALL, Route, enumerate_routes,
                                           stitch_ratio)
 from flexseg.registry import register_model
@@ -226,29 +229,42 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         return total + sum(layer.deployed_size for layer in self._route_layers(route))
 
     # ----------------------------------------------------------------- forward
-    def _run(self, x: torch.Tensor, route: Route
-             ) -> tuple[torch.Tensor, dict[int, tuple[str, torch.Tensor]], Size2d]:
-        """Final tokens, the (anchor, tokens) of every level, and the token grid size; every
-        token restored to its grid position (token keeping only drops them from the blocks,
-        and stitching layers map dropped tokens too, so they return in the right width)."""
-        first = self.anchor(route.segments[0].anchor)
-        tokens, grid_hw = first.embed(x)
-        kept = KeptTokens(first.num_prefix_tokens)
-        levels = {}
+    def _route_ops(self, route: Route) -> list[tuple]:
+        """The route as operations (``prefix_tree``): embed, stitches, blocks, keep steps."""
+        ops: list[tuple] = [("embed", route.segments[0].anchor)]
         for segment, stitch in zip(route.segments, (None, *route.stitches())):
             if stitch is not None:
-                tokens = kept.select(self.stitches[stitch.key](kept.restore(tokens)))
-            blocks = self.anchor(segment.anchor).blocks
-            level_of = self._level_blocks[segment.anchor]
+                ops.append(("stitch", stitch.key))
             for index in range(segment.start, segment.stop):
+                ops.append(("block", segment.anchor, index))
                 if self._keeps_after(segment.anchor, index, route):
-                    tokens, scores = blocks[index](tokens, self.keep_score)
-                    tokens = kept.prune(tokens, scores, route.keep_rate)
-                else:
-                    tokens = blocks[index](tokens)
-                if index in level_of:
-                    levels[level_of[index]] = (segment.anchor, kept.restore(tokens))
-        return kept.restore(tokens), levels, grid_hw
+                    ops.append((KEEP_OP, route.keep_rate))
+        return ops
+
+    def _run_op(self, op: tuple, state: PassState | None, following: Sequence[tuple],
+               x: torch.Tensor) -> PassState:
+        """One operation on a state, returning a new state. Every level map holds every token
+        at its grid position (token keeping only drops tokens from the blocks; a stitching
+        layer maps the dropped ones too, so they return in the right width)."""
+        kind = op[0]
+        if kind == "embed":
+            anchor = self.anchor(op[1])
+            tokens, grid_hw = anchor.embed(x)
+            return PassState(tokens, KeptTokens(anchor.num_prefix_tokens), grid_hw, {})
+        if kind == "stitch":
+            kept = copy.copy(state.kept)
+            tokens = kept.select(self.stitches[op[1]](state.kept.restore(state.tokens)))
+            return replace(state, tokens=tokens, kept=kept, scores=None)
+        if kind == KEEP_OP:
+            return keep_step(state, op[1])
+        _, anchor, index = op
+        return block_step(state, self.anchor(anchor).blocks[index], following, self.keep_score,
+                          self._level_blocks[anchor].get(index))
+
+    def _run(self, x: torch.Tensor, route: Route) -> PassState:
+        """The route's operations one after the other."""
+        return run_ops(self._route_ops(route),
+                       lambda op, state, following: self._run_op(op, state, following, x))
 
     def _keeps_after(self, anchor: str, index: int, route: Route) -> bool:
         return route.keep_rate < 1 and index in self._keep_blocks[anchor]
@@ -260,26 +276,44 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                 "before training: custom_hooks=[dict(type='StitchInitHook')] in a config, or "
                 "StitchedViT.fit_stitches(batches)")
 
+    def _maps(self, state: PassState, route: Route,
+              image_hw: Size2d) -> tuple[torch.Tensor, ...]:
+        out_hw = stride_grid_size(image_hw, self.out_stride)
+        outputs = []
+        for level, anchor in self._level_anchors(route):
+            tokens = state.levels[level]
+            patches = tokens[:, self.small.num_prefix_tokens:]
+            if anchor == SMALL:
+                patches = self.level_maps[level](patches)
+            grid = patches.transpose(1, 2).reshape(tokens.shape[0], -1, *state.grid_hw)
+            outputs.append(resample_to_stride(grid, self.patch_hw, self.out_stride, out_hw))
+        return tuple(outputs)
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """NCHW image -> one (B, out_channels, ceil(H/s), ceil(W/s)) map per output level."""
         route = self._active
         self._check_fitted(route)
-        _, levels, grid_hw = self._run(x, route)
-        out_hw = stride_grid_size((x.shape[-2], x.shape[-1]), self.out_stride)
-        outputs = []
-        for level in range(len(self.out_indices)):
-            anchor, tokens = levels[level]
-            patches = tokens[:, self.small.num_prefix_tokens:]
-            if anchor == SMALL:
-                patches = self.level_maps[level](patches)
-            grid = patches.transpose(1, 2).reshape(x.shape[0], -1, *grid_hw)
-            outputs.append(resample_to_stride(grid, self.patch_hw, self.out_stride, out_hw))
-        return tuple(outputs)
+        return self._maps(self._run(x, route), route, (x.shape[-2], x.shape[-1]))
+
+    def forward_choices(self, x: torch.Tensor, choices: Sequence[Choice | str],
+                        stats: TreeStats | None = None
+                        ) -> Iterator[tuple[Choice, tuple[torch.Tensor, ...]]]:
+        """``forward`` under every route of ``choices``, computing each distinct prefix of
+        operations once (``prefix_tree``; the order is depth first, not the given one)."""
+        routes = [self.choice(choice) for choice in choices]
+        for route in routes:
+            self._check_fitted(route)
+        image_hw = (x.shape[-2], x.shape[-1])
+        yield from shared_prefix_outputs(
+            [(route, self._route_ops(route)) for route in routes],
+            lambda op, state, following: self._run_op(op, state, following, x),
+            lambda route, state: self._maps(state, route, image_hw), stats)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """All tokens after the route's last block and its anchor's final norm, as timm."""
         route = self._active
-        tokens, _, _ = self._run(x, route)
+        state = self._run(x, route)
+        tokens = state.kept.restore(state.tokens)
         return self.anchor(route.segments[-1].anchor).norm(tokens)
 
     # ----------------------------------------------------------------- stitching fit
