@@ -39,7 +39,7 @@ from flexseg.study.report import Point, markdown_table, plot_panels, read_points
 
 MAIN_CONFIG = "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
 STITCHED_CONFIG = "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py"
-JOINT_CONFIG = "configs/flexivit/flexivit-ti6_upernet_keep-supervit_1.3k_digitseg-64x64.py"
+JOINT_CONFIG = "configs/flexivit/flexivit-ti6_upernet_keep-supervit_700_digitseg-64x64.py"
 PATCH_SIZES = (4, 6, 8, 12, 16)
 ITERS = 1300
 LONG = 4  # the longer schedule, in multiples of ITERS
