@@ -3,6 +3,7 @@ is finite and reaches the backbone, predictions are positive, bounded and at the
 import pytest
 import torch
 
+from tests.conftest import REPO
 from tests.depth.conftest import FLEXIVIT_CONFIG, SNNET_CONFIG, build_model, load_batch, load_cfg
 
 
@@ -34,3 +35,17 @@ def test_loss_and_predict_at_every_choice(config, small_digitseg_nyu):
             depth = sample.pred_depth_map.data
             assert depth.shape == sample.gt_depth_map.data.shape == (1, 64, 64), choice.id
             assert (depth > 0).all() and (depth <= cfg.model.decode_head.max_depth).all()
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "configs/depth").glob("*digitseg-nyu*.py")),
+                         ids=lambda p: p.name)
+def test_shipped_digitseg_configs_predict_depth_at_every_choice(config):
+    cfg = load_cfg(config)
+    model = build_model(cfg)
+    images = torch.rand(1, 3, 64, 64)
+    for choice in model.backbone.space():
+        model.backbone.activate(choice)
+        with torch.no_grad():
+            depth = model(images, mode="tensor")
+        assert depth.shape[:2] == (1, 1), choice.id
+        assert (depth > 0).all() and (depth <= cfg.model.decode_head.max_depth).all()
