@@ -28,11 +28,13 @@ the work dir); the Markdown table is also logged.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
+import torch.nn as nn
 from mmengine.dist import all_reduce, is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
@@ -110,6 +112,7 @@ class MultiBudgetLoop(BaseLoop):
         # The current batch's outputs under every evaluated choice, for visualisation hooks.
         self.batch_outputs: list[tuple[BudgetEntry, list]] = []
         self._timing = torch.zeros(0, 2, dtype=torch.float64)
+        self._share_prefixes = True  # until a batch shows the backbone sees other inputs
 
     # ----------------------------------------------------------------- set-up
     def _build_evaluator(self) -> Evaluator:
@@ -179,24 +182,42 @@ class MultiBudgetLoop(BaseLoop):
 
     @torch.no_grad()
     def run_iter(self, idx: int, data_batch: dict) -> None:
+        """Every choice on the batch. The backbone computes its outputs for all choices first
+        where they share work (``FlexibleBackbone.forward_choices``), choice after choice in
+        its own order; each step then runs with the backbone serving that choice's outputs.
+        A choice's time is the backbone work done for it (prefixes it reuses are not counted
+        again) plus its own step. A model that calls its backbone on anything but the whole
+        batch (slide inference, test-time augmentation) gets it computed as usual, and later
+        batches skip the shared pass."""
         self.runner.call_hook(f"before_{self.stage}_iter", batch_idx=idx, data_batch=data_batch)
         step = getattr(self.runner.model, f"{self.stage}_step")
-        primary = self._primary()
-        hook_outputs = None
-        self.batch_outputs = []
-        for index, (entry, evaluator) in enumerate(zip(self.selection.entries, self.evaluators)):
-            self.backbone.activate(entry.choice)
-            _synchronize()
-            start = time.perf_counter()
-            with autocast(enabled=self.fp16):
-                outputs = step(data_batch)
-            _synchronize()
-            self._timing[index] += torch.tensor([len(outputs), time.perf_counter() - start],
-                                                dtype=torch.float64)
-            evaluator.process(data_samples=outputs, data_batch=data_batch)
-            self.batch_outputs.append((entry, outputs))
-            if entry.id == primary.id:
-                hook_outputs = outputs
+        entries = self.selection.entries
+        position = {entry.choice: index for index, entry in enumerate(entries)}
+        produced = [None] * len(entries)
+        with autocast(enabled=self.fp16):
+            if self._share_prefixes:
+                inputs = unwrap(self.runner.model).data_preprocessor(data_batch, False)["inputs"]
+                features = self.backbone.forward_choices(inputs, [e.choice for e in entries])
+            else:
+                inputs, features = None, iter([(e.choice, None) for e in entries])
+            while True:
+                _synchronize()
+                start = time.perf_counter()
+                choice, maps = next(features, (None, None))
+                if choice is None:
+                    break
+                self.backbone.activate(choice)
+                with serve_outputs(self.backbone, inputs, maps) as served:
+                    outputs = step(data_batch)
+                self._share_prefixes &= served["whole_batch"]
+                _synchronize()
+                index = position[choice]
+                self._timing[index] += torch.tensor(
+                    [len(outputs), time.perf_counter() - start], dtype=torch.float64)
+                self.evaluators[index].process(data_samples=outputs, data_batch=data_batch)
+                produced[index] = outputs
+        self.batch_outputs = list(zip(entries, produced))
+        hook_outputs = produced[entries.index(self._primary())]
         self.runner.call_hook(f"after_{self.stage}_iter", batch_idx=idx, data_batch=data_batch,
                               outputs=hook_outputs)
 
@@ -247,6 +268,30 @@ class MultiBudgetLoop(BaseLoop):
         per_choice = {f"{e.id}/{name}": value
                       for e, metrics in zip(entries, raw) for name, value in metrics.items()}
         return {**summary, **per_choice}
+
+
+@contextlib.contextmanager
+def serve_outputs(backbone: nn.Module, inputs: torch.Tensor | None,
+                  outputs: tuple | None) -> Iterator[dict]:
+    """Inside the block the backbone returns ``outputs`` when called on ``inputs``, and
+    computes as usual on anything else (then ``whole_batch`` in the yielded dict is False)."""
+    served = dict(whole_batch=outputs is not None)
+    if outputs is None:
+        yield served
+        return
+    compute = backbone.forward
+
+    def forward(x: torch.Tensor):
+        if x.shape == inputs.shape and torch.equal(x, inputs):
+            return outputs
+        served["whole_batch"] = False
+        return compute(x)
+
+    backbone.forward = forward
+    try:
+        yield served
+    finally:
+        del backbone.forward
 
 
 def _synchronize() -> None:

@@ -1,0 +1,51 @@
+"""The multi-budget loop on choices that share work (keep rates of one patch size): per choice
+the metrics of a separate run, fewer block calls than separate runs; and a model that calls its
+backbone on crops (slide inference) still gets exact results."""
+import pytest
+
+from flexseg.models.contract import find_flexible
+from tests.evaluation.conftest import make_runner
+
+KEEP = {"model.backbone.keep_points": (0,), "model.backbone.keep_rates": (1.0, 0.5)}
+CHOICES = ("p8-k0.5", "p8", "p4-k0.5")
+SLIDE = {"model.test_cfg": dict(mode="slide", crop_size=(48, 48), stride=(32, 32))}
+
+
+def _block_calls(runner) -> list[int]:
+    calls = [0]
+    for block in find_flexible(runner.model).blocks:
+        block.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
+def _separate(tmp_path_factory, data_root, checkpoint, **extra) -> tuple[dict, int]:
+    results, calls = {}, 0
+    for choice in CHOICES:
+        size, _, rate = choice[1:].partition("-k")
+        pinned = {**KEEP, "model.backbone.patch_sizes": [int(size)],
+                  "model.backbone.keep_rates": [float(rate or 1)]}
+        runner = make_runner(tmp_path_factory.mktemp(choice), data_root, checkpoint,
+                             dict(type="TestLoop"), **pinned, **extra)
+        counter = _block_calls(runner)
+        results[choice] = runner.test()
+        calls += counter[0]
+    return results, calls
+
+
+@pytest.mark.parametrize("extra", [{}, SLIDE], ids=["whole", "slide"])
+def test_shared_pass_matches_separate_runs(tmp_path_factory, small_digitseg, tiny_checkpoint,
+                                           extra):
+    runner = make_runner(tmp_path_factory.mktemp("shared"), small_digitseg, tiny_checkpoint,
+                         dict(type="MultiBudgetTestLoop", choices=",".join(CHOICES)),
+                         **KEEP, **extra)
+    counter = _block_calls(runner)
+    metrics = runner.test()
+    separate, separate_calls = _separate(tmp_path_factory, small_digitseg, tiny_checkpoint,
+                                         **extra)
+    for choice, expected in separate.items():
+        assert {name: metrics[f"{choice}/{name}"] for name in expected} == expected, choice
+    assert len({separate[c]["mIoU"] for c in CHOICES}) > 1  # the choices really differ
+    if extra:  # crops: computed per choice as usual after the first batch
+        assert counter[0] >= separate_calls
+    else:  # p8 and p8-k0.5 share their first block
+        assert counter[0] < separate_calls
