@@ -93,6 +93,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         keep_rates: fractions kept at each keep point; the space is every patch size times
             every rate (ids ``p16``, ``p16-k0.7``).
         keep_score: token importance, 'cls' (class-token attention) or 'received'.
+        with_cp: activation checkpointing of every block in training (memory for compute).
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH[, prefix=..., strict=False])``
             loads timm/DeiT/FlexiViT PyTorch files or big_vision .npz files (see
             ``checkpoint_filter``); other mmengine init configs behave as usual.
@@ -108,7 +109,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                  fit: str = "pad", out_indices: Sequence[int] = (-1,), out_stride: int = 16,
                  final_norm: bool = False, frozen: bool = False, attn_only: bool = False,
                  keep_points: Sequence[int] = (), keep_rates: Sequence[float] = (1.0,),
-                 keep_score: str = "cls", init_cfg: dict | list | None = None) -> None:
+                 keep_score: str = "cls", with_cp: bool = False,
+                 init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if stem not in ("linear", "hmlp"):
             raise ValueError(f"stem must be 'linear' or 'hmlp', got {stem!r}")
@@ -130,6 +132,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         self.keep_points, keep_rates = check_keep_options(keep_points, keep_rates, depth,
                                                           keep_score, class_token)
         self.keep_score = keep_score
+        self.with_cp = with_cp
         self._space = self._build_space(patch_sizes, img_size, keep_rates)
 
         if stem == "linear":
@@ -305,7 +308,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             return keep_step(state, op[1])
         index = op[1]
         return block_step(state, self.blocks[index], following, self.keep_score,
-                          index if index in levels else None)
+                          index if index in levels else None, self.with_cp)
 
     def _encode(self, x: torch.Tensor, indices: Sequence[int],
                 run_all: bool) -> tuple[dict[int, torch.Tensor], torch.Tensor, Size2d]:

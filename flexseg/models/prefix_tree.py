@@ -15,7 +15,9 @@ import copy
 from dataclasses import dataclass, replace
 from typing import Callable, Hashable, Iterator, Sequence, TypeVar
 
+import torch
 import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 
 Op = Hashable
 State = TypeVar("State")
@@ -89,14 +91,17 @@ def run_ops(ops: Sequence[Op], apply: Callable[[Op, State | None, list[Op]], Sta
 
 
 def block_step(state: PassState, block: nn.Module, following: Sequence[Op], keep_score: str,
-               level: Hashable | None) -> PassState:
+               level: Hashable | None, with_cp: bool = False) -> PassState:
     """Run a block; compute importance scores if a keep step follows it in the tree; take the
-    level map ``level`` (every token restored to its position) unless it is None."""
-    scores = None
-    if any(op[0] == KEEP_OP for op in following):
-        tokens, scores = block(state.tokens, keep_score)
+    level map ``level`` (every token restored to its position) unless it is None.
+    ``with_cp`` recomputes the block's activations in the backward pass instead of storing
+    them (activation checkpointing), when gradients are being recorded."""
+    score = keep_score if any(op[0] == KEEP_OP for op in following) else None
+    if with_cp and torch.is_grad_enabled() and state.tokens.requires_grad:
+        result = checkpoint(block, state.tokens, score, use_reentrant=False)
     else:
-        tokens = block(state.tokens)
+        result = block(state.tokens, score)
+    tokens, scores = result if score is not None else (result, None)
     levels = state.levels
     if level is not None:
         levels = {**levels, level: state.kept.restore(tokens)}

@@ -42,7 +42,7 @@ Size2d = tuple[int, int]
 # Anchor settings the stitched model fixes for both anchors.
 SHARED_KEYS = ("img_size", "patch_size", "patch_sizes", "in_chans", "fit", "out_indices",
                "out_stride", "final_norm", "frozen", "attn_only", "keep_points", "keep_rates",
-               "keep_score")
+               "keep_score", "with_cp")
 
 
 @register_model
@@ -73,7 +73,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                  lora_rank: int = 16, out_indices: Sequence[int] | None = None,
                  out_stride: int = 16, keep_points: Sequence[int] = (),
                  keep_rates: Sequence[float] = (1.0,), keep_score: str = "cls",
-                 init_cfg: dict | list | None = None) -> None:
+                 with_cp: bool = False, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if fit not in FIT_MODES:
             raise ValueError(f"fit must be one of {FIT_MODES}, got {fit!r}")
@@ -102,6 +102,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             keep_points, keep_rates, self.small.depth, keep_score,
             self.small.cls_token is not None)
         self.keep_score = keep_score
+        self.with_cp = with_cp
         # Blocks after which tokens are dropped, per anchor (the same positions as levels).
         self._keep_blocks = {SMALL: set(self.keep_points),
                              LARGE: {self.ratio * (unit + 1) - 1 for unit in self.keep_points}}
@@ -259,7 +260,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             return keep_step(state, op[1])
         _, anchor, index = op
         return block_step(state, self.anchor(anchor).blocks[index], following, self.keep_score,
-                          self._level_blocks[anchor].get(index))
+                          self._level_blocks[anchor].get(index), self.with_cp)
 
     def _run(self, x: torch.Tensor, route: Route) -> PassState:
         """The route's operations one after the other."""
