@@ -4,7 +4,8 @@ from .block import Block, ParallelBlock
 from .drop_path import DropPath
 from .eval_cache import EvalCache
 from .flops import (attention_flops, block_flops, blocks_flops, hmlp_stem_flops,
-                    importance_flops, linear_patch_embed_flops, mlp_flops, vit_flops)
+                    importance_flops, linear_patch_embed_flops, mlp_flops, vit_flops,
+                    windowed_block_flops)
 from .grid import (fit_to_patch_grid, resample_to_stride, stride_grid_size, to_2tuple,
                    token_grid_size)
 from .hmlp import HMLPStem, check_hmlp_patch_size
@@ -15,13 +16,15 @@ from .patch_embed import FlexiPatchEmbed
 from .pi_resize import bilinear_resize, bilinear_resize_matrix, pi_resize_kernel
 from .pos_embed import resample_pos_embed
 from .token_keep import KEEP_SCORES, KeptTokens, check_keep_options, keep_count
+from .window import check_window_options
 
 __all__ = [
     "KEEP_SCORES", "Attention", "Block", "DropPath", "EvalCache", "FlexiPatchEmbed", "HMLPStem",
     "KeptTokens", "LayerNorm2d", "LayerScale", "Mlp", "ParallelBlock", "attention_flops",
     "bilinear_resize", "bilinear_resize_matrix", "block_flops", "blocks_flops",
-    "check_hmlp_patch_size", "check_keep_options", "explicit_attention", "fit_to_patch_grid",
-    "hmlp_stem_flops", "importance_flops", "keep_count", "linear_patch_embed_flops",
-    "mlp_flops", "pi_resize_kernel", "resample_pos_embed", "resample_to_stride",
-    "stride_grid_size", "to_2tuple", "token_grid_size", "vit_flops",
+    "check_hmlp_patch_size", "check_keep_options", "check_window_options",
+    "explicit_attention", "fit_to_patch_grid", "hmlp_stem_flops", "importance_flops",
+    "keep_count", "linear_patch_embed_flops", "mlp_flops", "pi_resize_kernel",
+    "resample_pos_embed", "resample_to_stride", "stride_grid_size", "to_2tuple",
+    "token_grid_size", "vit_flops", "windowed_block_flops",
 ]

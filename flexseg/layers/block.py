@@ -1,7 +1,8 @@
 """Pre-norm transformer blocks: the sequential ViT block and the parallel variant.
 
 Parameter names follow timm (``Block`` and ``ParallelThingsBlock``) so its checkpoints load
-without renaming.
+without renaming. With ``window_size`` the attention is windowed (``layers.window``) and the
+block needs the token grid (``grid_hw``) when called.
 """
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ class Block(nn.Module):
     """``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``, with optional layer scale."""
 
     def __init__(self, dim: int, num_heads: int, mlp_hidden_dim: int, qkv_bias: bool = True,
-                 drop_path: float = 0.0, layer_scale_init: float | None = None) -> None:
+                 drop_path: float = 0.0, layer_scale_init: float | None = None,
+                 window_size: int | None = None) -> None:
         super().__init__()
+        self.window_size = window_size
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, num_heads, qkv_bias)
+        self.attn = Attention(dim, num_heads, qkv_bias, window_size)
         self.ls1 = _scale(dim, layer_scale_init)
         self.drop_path1 = _drop(drop_path)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
@@ -39,10 +42,11 @@ class Block(nn.Module):
         self.ls2 = _scale(dim, layer_scale_init)
         self.drop_path2 = _drop(drop_path)
 
-    def forward(self, x: torch.Tensor, importance: str | None = None
+    def forward(self, x: torch.Tensor, importance: str | None = None,
+                grid_hw: tuple[int, int] | None = None
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``importance`` also returns the attention's token importance (``Attention``)."""
-        attended = self.attn(self.norm1(x), importance)
+        attended = self.attn(self.norm1(x), importance, grid_hw)
         if importance is not None:
             attended, scores = attended
         x = x + self.drop_path1(self.ls1(attended))
@@ -67,25 +71,28 @@ class ParallelBlock(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, mlp_hidden_dim: int, num_parallel: int = 2,
                  qkv_bias: bool = True, drop_path: float = 0.0,
-                 layer_scale_init: float | None = None) -> None:
+                 layer_scale_init: float | None = None, window_size: int | None = None) -> None:
         super().__init__()
+        self.window_size = window_size
         self.attns = nn.ModuleList(
-            _branch(dim, "attn", Attention(dim, num_heads, qkv_bias), drop_path, layer_scale_init)
+            _branch(dim, "attn", Attention(dim, num_heads, qkv_bias, window_size), drop_path,
+                    layer_scale_init)
             for _ in range(num_parallel))
         self.ffns = nn.ModuleList(
             _branch(dim, "mlp", Mlp(dim, mlp_hidden_dim), drop_path, layer_scale_init)
             for _ in range(num_parallel))
 
-    def forward(self, x: torch.Tensor, importance: str | None = None
+    def forward(self, x: torch.Tensor, importance: str | None = None,
+                grid_hw: tuple[int, int] | None = None
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``importance`` also returns the token importance averaged over the branches."""
-        if importance is None:
-            x = x + sum(branch(x) for branch in self.attns)
-            return x + sum(branch(x) for branch in self.ffns)
         outputs, scores = [], []
         for branch in self.attns:
-            out, score = branch.attn(branch.norm(x), importance)
+            out = branch.attn(branch.norm(x), importance, grid_hw)
+            if importance is not None:
+                out, score = out
+                scores.append(score)
             outputs.append(branch.drop_path(branch.ls(out)))
-            scores.append(score)
         x = x + sum(outputs)
-        return x + sum(branch(x) for branch in self.ffns), torch.stack(scores).mean(dim=0)
+        x = x + sum(branch(x) for branch in self.ffns)
+        return x if importance is None else (x, torch.stack(scores).mean(dim=0))

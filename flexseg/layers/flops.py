@@ -1,7 +1,8 @@
 """Analytic ViT cost in multiply-adds (one per multiply-accumulate, as mmengine counts).
 
 Counted: the patch embedding (linear conv or hMLP stem), per block the qkv projection, the
-attention matmuls ``q k^T`` and ``attn v``, the output projection and the two MLP layers.
+attention matmuls ``q k^T`` and ``attn v`` (global, or per window with its padded positions in
+windowed blocks, ``layers.window``), the output projection and the two MLP layers.
 Ignored (small, and not matmuls): norms, softmax, GELU, biases, residual and position-embedding
 additions, the resampling of output maps to a fixed stride, and the PI-resize of the kernel (per
 weight update in training, cached at inference).
@@ -12,6 +13,7 @@ from typing import Sequence
 
 from .grid import token_grid_size
 from .token_keep import kept_token_counts
+from .window import window_matmul_flops
 
 Size2d = tuple[int, int]
 
@@ -44,6 +46,16 @@ def block_flops(tokens: int, dim: int, mlp_hidden_dim: int, num_parallel: int = 
     return num_parallel * (attention_flops(tokens, dim) + mlp_flops(tokens, dim, mlp_hidden_dim))
 
 
+def windowed_block_flops(grid_hw: Size2d, num_prefix_tokens: int, dim: int,
+                         mlp_hidden_dim: int, window: int, num_parallel: int = 1) -> int:
+    """One block with windowed attention over every patch token of the grid (plus the prefix):
+    the global block's projections and MLP, the windowed matmuls."""
+    tokens = grid_hw[0] * grid_hw[1] + num_prefix_tokens
+    per_branch = (4 * tokens * dim * dim + mlp_flops(tokens, dim, mlp_hidden_dim)
+                  + window_matmul_flops(grid_hw, num_prefix_tokens, dim, window))
+    return num_parallel * per_branch
+
+
 def importance_flops(tokens: int, dim: int, score: str) -> int:
     """Token-importance scores at a keep point: the class query against every key (T D), or
     every query against every key (T^2 D)."""
@@ -52,13 +64,23 @@ def importance_flops(tokens: int, dim: int, score: str) -> int:
 
 def blocks_flops(patches: int, num_prefix_tokens: int, depth: int, dim: int,
                  mlp_hidden_dim: int, num_parallel: int = 1, keep_points: Sequence[int] = (),
-                 keep_rate: float = 1.0, keep_score: str = "cls") -> int:
+                 keep_rate: float = 1.0, keep_score: str = "cls",
+                 grid_hw: Size2d | None = None, window_size: int | None = None,
+                 global_indices: Sequence[int] = ()) -> int:
     """``depth`` blocks over ``patches`` patch tokens (plus the prefix), pruned after each keep
-    point when ``keep_rate < 1`` (scores counted there)."""
+    point when ``keep_rate < 1`` (scores counted there). With ``window_size``, blocks outside
+    ``global_indices`` are windowed over the whole ``grid_hw`` (keeping skips only global
+    blocks, ``layers.window``)."""
+    if window_size is not None and grid_hw is None:
+        raise ValueError("windowed blocks are costed on a token grid: pass grid_hw")
     points = keep_points if keep_rate < 1 else ()
     total = 0
     for index, count in enumerate(kept_token_counts(patches, depth, points, keep_rate)):
         tokens = count + num_prefix_tokens
+        if window_size is not None and index not in global_indices:
+            total += windowed_block_flops(grid_hw, num_prefix_tokens, dim, mlp_hidden_dim,
+                                          window_size, num_parallel)
+            continue
         total += block_flops(tokens, dim, mlp_hidden_dim, num_parallel)
         if index in points:
             total += num_parallel * importance_flops(tokens, dim, keep_score)
@@ -69,9 +91,11 @@ def vit_flops(image_hw: Size2d, patch_hw: Size2d, *, embed_dim: int, depth: int,
               mlp_hidden_dim: int, in_chans: int = 3, num_prefix_tokens: int = 1,
               num_parallel: int = 1, stem: str = "linear", fit: str = "pad",
               keep_points: Sequence[int] = (), keep_rate: float = 1.0,
-              keep_score: str = "cls") -> int:
+              keep_score: str = "cls", window_size: int | None = None,
+              global_indices: Sequence[int] = ()) -> int:
     """Multiply-adds of a ViT backbone for one image, on the (padded or cropped) token grid,
-    with token keeping after ``keep_points`` at ``keep_rate`` (``token_keep``)."""
+    with token keeping after ``keep_points`` at ``keep_rate`` (``token_keep``) and windowed
+    attention outside ``global_indices`` when ``window_size`` is set (``layers.window``)."""
     grid_hw = token_grid_size(image_hw, patch_hw, fit)
     if stem == "linear":
         embed = linear_patch_embed_flops(grid_hw, patch_hw, in_chans, embed_dim)
@@ -81,4 +105,4 @@ def vit_flops(image_hw: Size2d, patch_hw: Size2d, *, embed_dim: int, depth: int,
         raise ValueError(f"stem must be 'linear' or 'hmlp', got {stem!r}")
     return embed + blocks_flops(grid_hw[0] * grid_hw[1], num_prefix_tokens, depth, embed_dim,
                                 mlp_hidden_dim, num_parallel, keep_points, keep_rate,
-                                keep_score)
+                                keep_score, grid_hw, window_size, global_indices)

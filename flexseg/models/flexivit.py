@@ -27,7 +27,7 @@ from mmengine.model import BaseModule
 
 from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTokens,
                             ParallelBlock, check_hmlp_patch_size, check_keep_options,
-                            fit_to_patch_grid, pi_resize_kernel, resample_pos_embed,
+                            check_window_options, fit_to_patch_grid, pi_resize_kernel, resample_pos_embed,
                             resample_to_stride, stride_grid_size, to_2tuple, vit_flops)
 from flexseg.layers.grid import FIT_MODES
 from flexseg.models.checkpoint import StateDict, load_pretrained
@@ -93,6 +93,11 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         keep_rates: fractions kept at each keep point; the space is every patch size times
             every rate (ids ``p16``, ``p16-k0.7``).
         keep_score: token importance, 'cls' (class-token attention) or 'received'.
+        window_size: windowed attention (ViTDet) within squares of this many tokens in every
+            block but ``global_indices``, at every patch size (``layers.window``: padding
+            masked, prefix tokens shared). None: every block global.
+        global_indices: blocks that keep global attention when ``window_size`` is set. Token
+            keeping then drops tokens from global blocks only, and keep points must be global.
         with_cp: activation checkpointing of every block in training (memory for compute).
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH[, prefix=..., strict=False])``
             loads timm/DeiT/FlexiViT PyTorch files or big_vision .npz files (see
@@ -109,7 +114,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                  fit: str = "pad", out_indices: Sequence[int] = (-1,), out_stride: int = 16,
                  final_norm: bool = False, frozen: bool = False, attn_only: bool = False,
                  keep_points: Sequence[int] = (), keep_rates: Sequence[float] = (1.0,),
-                 keep_score: str = "cls", with_cp: bool = False,
+                 keep_score: str = "cls", window_size: int | None = None,
+                 global_indices: Sequence[int] = (), with_cp: bool = False,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if stem not in ("linear", "hmlp"):
@@ -132,6 +138,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         self.keep_points, keep_rates = check_keep_options(keep_points, keep_rates, depth,
                                                           keep_score, class_token)
         self.keep_score = keep_score
+        self.window_size, self.global_indices = check_window_options(
+            window_size, global_indices, depth, self.keep_points)
         self.with_cp = with_cp
         self._space = self._build_space(patch_sizes, img_size, keep_rates)
 
@@ -152,12 +160,15 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         self.register_load_state_dict_post_hook(lambda module, _: module._pos_cache.clear())
 
         rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        windows = [None if index in self.global_indices else self.window_size
+                   for index in range(depth)]
         if num_parallel == 1:
             blocks = [Block(embed_dim, num_heads, self.mlp_hidden_dim, qkv_bias, rate,
-                            layer_scale_init) for rate in rates]
+                            layer_scale_init, window) for rate, window in zip(rates, windows)]
         else:
             blocks = [ParallelBlock(embed_dim, num_heads, self.mlp_hidden_dim, num_parallel,
-                                    qkv_bias, rate, layer_scale_init) for rate in rates]
+                                    qkv_bias, rate, layer_scale_init, window)
+                      for rate, window in zip(rates, windows)]
         self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
 
@@ -248,7 +259,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                          num_prefix_tokens=self.num_prefix_tokens,
                          num_parallel=self.num_parallel, stem=self.stem, fit=self.fit,
                          keep_points=self.keep_points, keep_rate=choice.keep_rate,
-                         keep_score=self.keep_score)
+                         keep_score=self.keep_score, window_size=self.window_size,
+                         global_indices=self.global_indices)
 
     def output_signature(self, choice: Choice | str) -> Hashable:
         """Every choice gives maps of the same width at the fixed ``out_stride``."""

@@ -95,17 +95,28 @@ def block_step(state: PassState, block: nn.Module, following: Sequence[Op], keep
     """Run a block; compute importance scores if a keep step follows it in the tree; take the
     level map ``level`` (every token restored to its position) unless it is None.
     ``with_cp`` recomputes the block's activations in the backward pass instead of storing
-    them (activation checkpointing), when gradients are being recorded."""
+    them (activation checkpointing), when gradients are being recorded. A windowed block
+    (``window_size`` set) gets the token grid and processes every token, dropped ones included:
+    token keeping drops tokens from global blocks only (``layers.window``)."""
     score = keep_score if any(op[0] == KEEP_OP for op in following) else None
-    if with_cp and torch.is_grad_enabled() and state.tokens.requires_grad:
-        result = checkpoint(block, state.tokens, score, use_reentrant=False)
+    windowed = getattr(block, "window_size", None) is not None
+    grid_hw = state.grid_hw if windowed else None
+    kept, tokens = state.kept, state.tokens
+    every_token = windowed and kept.positions is not None
+    if every_token:
+        tokens = kept.restore(tokens)
+    if with_cp and torch.is_grad_enabled() and tokens.requires_grad:
+        result = checkpoint(block, tokens, score, grid_hw, use_reentrant=False)
     else:
-        result = block(state.tokens, score)
+        result = block(tokens, score, grid_hw)
     tokens, scores = result if score is not None else (result, None)
+    if every_token:
+        kept = copy.copy(kept)
+        tokens = kept.select(tokens)
     levels = state.levels
     if level is not None:
-        levels = {**levels, level: state.kept.restore(tokens)}
-    return replace(state, tokens=tokens, levels=levels, scores=scores)
+        levels = {**levels, level: kept.restore(tokens)}
+    return replace(state, tokens=tokens, kept=kept, levels=levels, scores=scores)
 
 
 def keep_step(state: PassState, rate: float) -> PassState:

@@ -27,7 +27,7 @@ from mmengine.model import BaseModule
 
 from flexseg.layers import (KeptTokens, block_flops, check_keep_options, importance_flops,
                             keep_count, resample_to_stride, stride_grid_size, to_2tuple,
-                            token_grid_size, vit_flops)
+                            token_grid_size, vit_flops, windowed_block_flops)
 from flexseg.layers.grid import FIT_MODES
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
 from flexseg.models.contract import Choice, FlexibleBackbone
@@ -53,7 +53,10 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         small, large: the anchors as ``FlexiViT`` arguments (``embed_dim``, ``depth``,
             ``num_heads``, ``mlp_ratio``, ``layer_scale_init`` for DeiT-III, ...,
             ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` for timm/DeiT/DeiT-III
-            files); the keys in ``SHARED_KEYS`` are set here for both.
+            files, ``window_size``/``global_indices`` for ViTDet-style windowed attention in
+            that anchor); the keys in ``SHARED_KEYS`` are set here for both. With windows,
+            token keeping drops tokens from global blocks only, so every keep point must be
+            a global block of both anchors.
         img_size: nominal image size (default position-embedding grids; any size runs).
         patch_size: patch size of both anchors.
         fit: 'pad' or 'crop' for images that are not a whole number of patches.
@@ -106,6 +109,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         # Blocks after which tokens are dropped, per anchor (the same positions as levels).
         self._keep_blocks = {SMALL: set(self.keep_points),
                              LARGE: {self.ratio * (unit + 1) - 1 for unit in self.keep_points}}
+        self._check_keeps_global()
         plain = enumerate_routes(self.small.depth, self.large.depth, routes, boundaries)
         self._space = [replace(route, keep_rate=rate) for route in plain for rate in keep_rates]
         self._stitch_specs = {stitch.key: stitch for route in plain
@@ -143,6 +147,17 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                              f"including the last one ({depth - 1}), so that every block of "
                              "every route reaches an output")
         return resolved
+
+    def _check_keeps_global(self) -> None:
+        for name, label in ((SMALL, "small"), (LARGE, "large")):
+            anchor = self.anchor(name)
+            windowed = sorted(b for b in self._keep_blocks[name]
+                              if anchor.window_size is not None
+                              and b not in anchor.global_indices)
+            if windowed:
+                raise ValueError(f"keep_points {list(self.keep_points)} fall on windowed blocks "
+                                 f"{windowed} of the {label} anchor; with window_size, keep "
+                                 "points must be global blocks (its global_indices)")
 
     def anchor(self, name: str) -> FlexiViT:
         """The anchor called ``'S'`` or ``'L'``."""
@@ -187,7 +202,8 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         anchor's stem, the blocks of every segment, one ``d_in x d_out`` product per token for
         each stitching layer passed (the low-rank update is merged into the map), and the same
         per patch token for each level taken from the small anchor; with token keeping, each
-        block over the tokens it processes plus the importance scores at keep points."""
+        block over the tokens it processes plus the importance scores at keep points; windowed
+        blocks over every token of the grid (``layers.window``)."""
         route = self.choice(choice)
         first = self.anchor(route.segments[0].anchor)
         grid_h, grid_w = token_grid_size(tuple(image_hw), self.patch_hw, self.fit)
@@ -200,6 +216,12 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         for segment in route.segments:
             anchor = self.anchor(segment.anchor)
             for index in range(segment.start, segment.stop):
+                if anchor.blocks[index].window_size is not None:
+                    total += windowed_block_flops((grid_h, grid_w), prefix, anchor.embed_dim,
+                                                  anchor.mlp_hidden_dim,
+                                                  anchor.blocks[index].window_size,
+                                                  anchor.num_parallel)
+                    continue
                 total += block_flops(kept + prefix, anchor.embed_dim, anchor.mlp_hidden_dim,
                                      anchor.num_parallel)
                 if self._keeps_after(segment.anchor, index, route):
@@ -321,10 +343,10 @@ class StitchedViT(FlexibleBackbone, BaseModule):
     def _anchor_states(self, name: str, x: torch.Tensor) -> list[torch.Tensor]:
         """Tokens entering each block of an anchor, then its last block's output."""
         anchor = self.anchor(name)
-        tokens, _ = anchor.embed(x)
+        tokens, grid_hw = anchor.embed(x)
         states = [tokens]
         for block in anchor.blocks:
-            tokens = block(tokens)
+            tokens = block(tokens, None, grid_hw)
             states.append(tokens)
         return states
 

@@ -16,7 +16,8 @@ from mmengine.model import BaseModule
 from flexseg.layers import LayerNorm2d
 from flexseg.registry import register_model
 
-SUPPORTED_SCALES = (4.0, 2.0, 1.0, 0.5)
+SUPPORTED_SCALES = (4.0, 2.0, 1.0, 0.5, 0.25)
+VITDET_SCALES = (4.0, 2.0, 1.0, 0.5)
 
 
 def _rescale(scale: float, channels: int) -> tuple[nn.Module, int]:
@@ -30,8 +31,9 @@ def _rescale(scale: float, channels: int) -> tuple[nn.Module, int]:
         return nn.ConvTranspose2d(channels, channels // 2, kernel_size=2, stride=2), channels // 2
     if scale == 1.0:
         return nn.Identity(), channels
-    if scale == 0.5:
-        return nn.MaxPool2d(kernel_size=2, stride=2), channels
+    if scale in (0.5, 0.25):
+        factor = int(1 / scale)
+        return nn.MaxPool2d(kernel_size=factor, stride=factor), channels
     raise ValueError(f"scale factors must be among {SUPPORTED_SCALES}, got {scale}")
 
 
@@ -46,13 +48,14 @@ def _project(in_channels: int, out_channels: int) -> nn.Sequential:
 class SimpleFeaturePyramid(BaseModule):
     """One input map (``inputs[in_index]``, stride s) -> maps at strides s / scale.
 
-    With the default scales and a stride-16 input the outputs have strides 4, 8, 16, 32; levels
+    With the default scales and a stride-16 input the outputs have strides 4, 8, 16, 32 (from
+    a stride-8 input, scales 2, 1, 0.5, 0.25 give the same strides); levels
     beyond ``len(scale_factors)`` (``num_outs``) are max-pooled (kernel 1, stride 2) from the
     last one, like mmdet's FPN without extra convs (stride 64 for RPN anchors).
     """
 
     def __init__(self, in_channels: int, out_channels: int = 256,
-                 scale_factors: Sequence[float] = SUPPORTED_SCALES, num_outs: int = 5,
+                 scale_factors: Sequence[float] = VITDET_SCALES, num_outs: int = 5,
                  in_index: int = -1, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_outs < len(scale_factors):

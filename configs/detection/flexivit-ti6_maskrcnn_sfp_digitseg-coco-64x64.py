@@ -1,0 +1,60 @@
+# FlexiViT (192-d, 6 blocks) + simple feature pyramid + Mask R-CNN on DigitSeg-COCO 64x64,
+# trained from scratch on the CPU with a random patch size per iteration, then evaluated at
+# every patch size in one pass (box and mask AP per choice). Windowed attention (4x4 tokens) in
+# blocks 0, 1, 3, 4; global in 2 and 5. The backbone's map has stride 8 at every patch size;
+# the pyramid makes strides 4-64 from it.
+_base_ = [
+    '../_base_/models/flexivit_maskrcnn_sfp.py',
+    '../_base_/datasets/digitseg_coco.py',
+    '../_base_/default_runtime_det.py',
+]
+embed_dim = 192
+neck_dim = 64
+num_classes = 10
+model = dict(
+    backbone=dict(
+        img_size=64,
+        patch_size=8,
+        patch_sizes=[4, 8, 16],
+        embed_dim=embed_dim,
+        depth=6,
+        num_heads=3,
+        pos_embed_grid=8,
+        drop_path_rate=0.0,
+        window_size=4,
+        global_indices=(2, 5),
+        out_indices=(5, ),
+        out_stride=8),
+    neck=dict(in_channels=embed_dim, out_channels=neck_dim,
+              scale_factors=(2.0, 1.0, 0.5, 0.25)),
+    rpn_head=dict(in_channels=neck_dim, feat_channels=neck_dim,
+                  anchor_generator=dict(scales=[6])),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=neck_dim),
+        bbox_head=dict(in_channels=neck_dim, fc_out_channels=256, num_classes=num_classes),
+        mask_roi_extractor=dict(out_channels=neck_dim),
+        mask_head=dict(num_convs=2, in_channels=neck_dim, conv_out_channels=neck_dim,
+                       num_classes=num_classes)),
+    train_cfg=dict(
+        rpn=dict(sampler=dict(num=64)),
+        rpn_proposal=dict(nms_pre=200, max_per_img=50),
+        rcnn=dict(sampler=dict(num=32))),
+    test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=50), rcnn=dict(max_per_img=10)))
+max_iters = 1200
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    clip_grad=dict(max_norm=1.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin=100, end=max_iters),
+]
+train_cfg = dict(
+    type='BudgetIterBasedTrainLoop',
+    max_iters=max_iters,
+    val_interval=max_iters,
+    sampler=dict(strategy='uniform'))
+default_hooks = dict(checkpoint=dict(interval=max_iters // 2))
+val_cfg = dict(type='MultiBudgetValLoop', choices='all')
+test_cfg = dict(type='MultiBudgetTestLoop', choices='all')
+randomness = dict(seed=0)
