@@ -25,7 +25,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("config", help="test config file path")
     parser.add_argument("checkpoint", help="checkpoint file")
     parser.add_argument("--out", help="segmentation: directory for the predicted label maps; "
-                        "detection: a .pkl file for the raw results")
+                        "detection: a .pkl file for the raw results (multi-budget: one per "
+                        "choice, DIR/<id>/ or FILE_<id>.pkl)")
     parser.add_argument("--show", action="store_true", help="show predictions in a window")
     parser.add_argument("--show-dir", help="directory where painted predictions are saved "
                         "(multi-budget: one picture per image, every choice side by side)")
@@ -96,10 +97,6 @@ def main() -> None:
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.out:
-        if cfg.test_cfg.get("type") == MULTI_BUDGET_LOOP:
-            raise ValueError("--out saves the predictions of one sub-network; evaluate "
-                             "several budgets without it (their tables and plot go to the "
-                             "work dir)")
         save_outputs(cfg, args.out)
     if args.tta:
         if "tta_model" not in cfg or "tta_pipeline" not in cfg:

@@ -44,6 +44,7 @@ from mmengine.runner.base_loop import BaseLoop
 from torch.utils.data import DataLoader
 
 from flexseg.budget.space import BudgetEntry, build_budget_space, default_image_hw
+from flexseg.evaluation.destinations import give_each_choice_its_destination
 from flexseg.evaluation.reference import load_reference_points
 from flexseg.evaluation.report import to_markdown, write_reports
 from flexseg.evaluation.results import (ChoiceResult, MultiBudgetResults, default_main_metric,
@@ -115,12 +116,15 @@ class MultiBudgetLoop(BaseLoop):
         self._share_prefixes = True  # until a batch shows the backbone sees other inputs
 
     # ----------------------------------------------------------------- set-up
-    def _build_evaluator(self) -> Evaluator:
+    def _build_evaluator(self, choice_id: str) -> Evaluator:
+        """The choice's own copy of the evaluator; metrics writing files get their own
+        destination (``destinations``)."""
         if isinstance(self.evaluator_cfg, Evaluator):
             evaluator = copy.deepcopy(self.evaluator_cfg)
         else:
             evaluator = self.runner.build_evaluator(copy.deepcopy(self.evaluator_cfg))
         evaluator.dataset_meta = self.dataset_meta
+        give_each_choice_its_destination(evaluator, choice_id)
         return evaluator
 
     def _resolve_image_hw(self, data_batch: dict) -> tuple[int, int]:
@@ -141,7 +145,7 @@ class MultiBudgetLoop(BaseLoop):
         if self.summary not in SUMMARIES and self.summary not in [e.id for e in entries]:
             raise ValueError(f"summary must be {' or '.join(SUMMARIES)} or an evaluated "
                              f"choice id; evaluated: {describe(entries)}")
-        self.evaluators = [self._build_evaluator() for _ in entries]
+        self.evaluators = [self._build_evaluator(entry.id) for entry in entries]
         picks = "".join(f"; budget {b:g} GFLOPs -> {choice_id}"
                         for b, choice_id in self.selection.budget_picks.items())
         print_log(f"multi-budget {self.stage}: {describe(entries)} on "

@@ -51,8 +51,13 @@ def test_model_without_flexible_backbone(monkeypatch, tmp_path, capsys):
     assert "Traceback" not in error
 
 
-def test_out_cannot_combine_with_several_budgets(monkeypatch, tmp_path, tiny_checkpoint, capsys):
-    with pytest.raises(SystemExit):
-        run_test_tool(monkeypatch, TINY_CONFIG, tiny_checkpoint, "--work-dir", tmp_path,
-                      "--choices", "p8,p16", "--out", tmp_path / "preds")
-    assert "--out saves the predictions of one sub-network" in capsys.readouterr().err
+def test_out_gets_one_destination_per_choice(monkeypatch, tmp_path, small_digitseg,
+                                            tiny_checkpoint):
+    run_test_tool(monkeypatch, TINY_CONFIG, tiny_checkpoint, "--work-dir", tmp_path / "run",
+                  "--choices", "p8,p16", "--out", tmp_path / "preds", "--cfg-options",
+                  f"test_dataloader.dataset.data_root={small_digitseg}", *DATA_OPTIONS)
+    written = {choice: sorted(p.name for p in (tmp_path / "preds" / choice).iterdir())
+               for choice in ("p8", "p16")}
+    assert written["p8"] == written["p16"] and len(written["p8"]) == 8  # every val image
+    pictures = [(tmp_path / "preds" / c / written[c][0]).read_bytes() for c in ("p8", "p16")]
+    assert pictures[0] != pictures[1]  # each choice wrote its own predictions
