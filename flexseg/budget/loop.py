@@ -34,6 +34,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch.nn as nn
@@ -68,6 +69,35 @@ def check_ddp_unused_parameters(model: nn.Module, backbone: FlexibleBackbone,
                          "top-level find_unused_parameters key)")
 
 
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What each iteration trains: the in-place distillation teacher choice (if any), then the
+    sampler's draw; a pure function of the iteration, like the sampler."""
+
+    sampler: ChoiceSampler
+    teacher_entry: BudgetEntry | None = None
+
+    def entries(self, iteration: int) -> tuple[BudgetEntry, ...]:
+        drawn = self.sampler.draw(iteration)
+        return drawn if self.teacher_entry is None else (self.teacher_entry, *drawn)
+
+
+def plan_training(space: BudgetSpace, sampler_cfg: dict, distill: DistillConfig | None,
+                  seed: int) -> TrainingPlan:
+    """The plan for ``space``: in-place distillation trains its teacher choice (default: the
+    largest within the sampler's GFLOPs limits) first and samples from the other choices."""
+    options = dict(sampler_cfg)
+    own_seed = options.pop("seed", None)
+    seed = seed if own_seed is None else own_seed
+    teacher = None
+    sampled = space
+    if distill is not None and distill.mode == "inplace":
+        limited = space.restrict(options.get("min_gflops"), options.get("max_gflops"))
+        teacher = space.get(distill.teacher_choice) if distill.teacher_choice else limited[-1]
+        sampled = space.without(teacher.id)
+    return TrainingPlan(build_sampler(sampled, seed=seed, **options), teacher)
+
+
 class BudgetTraining:
     """What the budget loops share: the space, the sampler, activation and logging."""
 
@@ -83,9 +113,8 @@ class BudgetTraining:
         self.image_hw = image_hw
         self.eval_choice = eval_choice
         self.backbone: FlexibleBackbone | None = None
-        self.sampler: ChoiceSampler | None = None
+        self.plan: TrainingPlan | None = None
         self.eval_entry: BudgetEntry | None = None
-        self.teacher_entry: BudgetEntry | None = None  # in-place distillation's teacher choice
         self.distiller: Distiller | None = None
 
     def setup(self) -> None:
@@ -95,16 +124,9 @@ class BudgetTraining:
         image_hw = (to_2tuple(self.image_hw) if self.image_hw is not None
                     else default_image_hw(runner.cfg))
         space = build_budget_space(runner.model, image_hw)
-        options = dict(self.sampler_cfg)
-        seed = options.pop("seed", None)
-        limited = space.restrict(options.get("min_gflops"), options.get("max_gflops"))
-        sampled = space
-        if self.distill_cfg is not None and self.distill_cfg.mode == "inplace":
-            teacher_id = self.distill_cfg.teacher_choice
-            self.teacher_entry = space.get(teacher_id) if teacher_id else limited[-1]
-            sampled = space.without(self.teacher_entry.id)
-        self.sampler = build_sampler(sampled, seed=runner.seed if seed is None else seed,
-                                     **options)
+        self.plan = plan_training(space, self.sampler_cfg, self.distill_cfg, runner.seed)
+        limited = space.restrict(self.sampler_cfg.get("min_gflops"),
+                                 self.sampler_cfg.get("max_gflops"))
         self.eval_entry = (space.get(self.eval_choice) if self.eval_choice is not None
                            else limited[-1])
         check_ddp_unused_parameters(runner.model, self.backbone, space)
@@ -129,11 +151,12 @@ class BudgetTraining:
         return Distiller(config, runner.model, teacher)
 
     def _log_setup(self) -> None:
-        sampler = self.sampler
+        sampler = self.plan.sampler
         lines = [f"budget sampling: {type(sampler).__name__} {self.sampler_cfg}, seed "
                  f"{sampler.seed}, eval choice {self.eval_entry.id}", format_table(sampler.space)]
         if self.distill_cfg is not None:
-            teacher = (f"teacher choice {self.teacher_entry.id}" if self.teacher_entry else
+            teacher = (f"teacher choice {self.plan.teacher_entry.id}"
+                       if self.plan.teacher_entry else
                        f"frozen teacher {self.distill_cfg.teacher['checkpoint']}")
             lines.append(f"distillation: {self.distill_cfg}; {teacher}")
         gap = self.sampler_cfg.get("gap_gflops")
@@ -149,9 +172,7 @@ class BudgetTraining:
     def run_iter(self, batch_idx: int, data_batch, iteration: int) -> None:
         """Draw for ``iteration``, log, train, and return the backbone to the eval choice."""
         runner = self.runner
-        entries = self.sampler.draw(iteration)
-        if self.teacher_entry is not None:
-            entries = (self.teacher_entry, *entries)
+        entries = self.plan.entries(iteration)
         runner.message_hub.update_scalar(GFLOPS_SCALAR, sum(entry.gflops for entry in entries))
         runner.message_hub.update_info(CHOICE_INFO, "+".join(entry.id for entry in entries))
         self.backbone.activate(entries[0].choice)

@@ -33,7 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from flexseg.study.cost import read_training_cost  # noqa: E402
+from flexseg.study.cost import (planned_forward_gflops, read_training_time,  # noqa: E402
+                                train_tflops)
 from flexseg.study.jobs import Evaluation, Job, run_jobs  # noqa: E402
 from flexseg.study.report import Point, markdown_table, plot_panels, read_points  # noqa: E402
 
@@ -58,7 +59,7 @@ EVERY_SIZE = Evaluation("every-size", "model = dict(backbone=dict(patch_sizes=%s
 
 def schedule(iters: int) -> str:
     """Config text: ``iters`` iterations, warm-up then cosine, validation only at the end,
-    checkpoints often enough to resume cheaply."""
+    checkpoints often enough to resume cheaply, logged times averaged over each log interval."""
     warmup = min(100, iters // 2)  # the main config's 100, shortened for tiny test runs
     return f"""
 train_cfg = dict(max_iters={iters}, val_interval={iters})
@@ -66,7 +67,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end={warmup}),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin={warmup}, end={iters}),
 ]
-default_hooks = dict(checkpoint=dict(interval=100, max_keep_ckpts=1))
+default_hooks = dict(checkpoint=dict(interval=100, max_keep_ckpts=1), logger=dict(interval=50))
+log_processor = dict(window_size=50)
 """
 
 
@@ -155,8 +157,9 @@ class Collected:
         """Training minutes and TFLOPs of ``job``, its frozen teacher's forwards included."""
         if not (self.root / job / "trained.json").exists():
             return None
-        cost = read_training_cost(self.root / job / "train")
-        tflops = cost.train_tflops(BATCH_SIZE)
+        cost = read_training_time(self.root / job / "train")
+        tflops = train_tflops(planned_forward_gflops(self.root / job / "config.py",
+                                                     cost.iterations), BATCH_SIZE)
         stem, suffix = split_suffix(job)
         teacher = TEACHER[stem] + suffix if stem in TEACHER else None
         if teacher:
