@@ -27,6 +27,8 @@ def check_plain_vit(backbone: object, choice: Choice, image_hw: Size2d, target: 
         reasons.append("parallel blocks have no plain-ViT equivalent")
     if choice.keep_rate != 1:
         reasons.append("token keeping has no plain-ViT equivalent")
+    if backbone.window_size is not None:
+        reasons.append("windowed attention has no plain-ViT equivalent")
     if image_hw[0] % choice.patch_hw[0] or image_hw[1] % choice.patch_hw[1]:
         reasons.append(f"the {image_hw[0]}x{image_hw[1]} image is not a whole number of "
                        f"{choice.id} patches")
