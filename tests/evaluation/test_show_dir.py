@@ -64,3 +64,20 @@ def test_depth_panels_share_one_colour_scale():
     assert np.array_equal(truth[rows], same[rows])  # same depth, same colour
     assert (truth[:8 * 3] == 0).all()  # no ground truth: black
     assert not np.array_equal(same[rows], _panel(picture, 3)[rows])
+
+
+def test_detection_panels_draw_confident_instances_only():
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    masks = torch.zeros(2, 64, 64, dtype=torch.bool)
+    masks[0, 10:20, 10:20] = masks[1, 40:50, 40:50] = True
+    pred = InstanceData(bboxes=torch.tensor([[10.0, 10, 19, 19], [40, 40, 49, 49]]),
+                        scores=torch.tensor([0.9, 0.1]), labels=torch.tensor([0, 1]),
+                        masks=masks)
+    image = np.full((64, 64, 3), 255, np.uint8)
+    picture = comparison_picture(image, [("p8", DetDataSample(pred_instances=pred))],
+                                 {"palette": [(255, 0, 0), (0, 0, 255)]})
+    panel = _panel(picture, 1)[::3, ::3]  # back to 64 px
+    assert (panel[12:18, 12:18] != 255).any()  # the confident instance is drawn
+    assert (panel[40:50, 40:50] == 255).all()  # the one below the threshold is not
