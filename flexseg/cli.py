@@ -14,7 +14,8 @@ import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import MODELS, init_default_scope
 
-from flexseg.compat import adapt_config_to_device, allow_mmengine_checkpoints, init_cpu_distributed
+from flexseg.compat import (adapt_config_to_device, add_random_state_hook,
+                            allow_mmengine_checkpoints, init_cpu_distributed)
 
 DEBUG_ENV = "FLEXSEG_DEBUG"
 # Errors caused by what the user passed: reported in one line instead of a deep traceback.
@@ -54,6 +55,7 @@ def load_config(args: argparse.Namespace) -> Config:
     adapt_config_to_device(cfg)
     init_cpu_distributed(args.launcher)
     allow_mmengine_checkpoints()
+    add_random_state_hook(cfg)
     return cfg
 
 

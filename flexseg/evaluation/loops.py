@@ -44,6 +44,7 @@ from mmengine.runner.base_loop import BaseLoop
 from torch.utils.data import DataLoader
 
 from flexseg.budget.space import BudgetEntry, build_budget_space, default_image_hw
+from flexseg.compat.random_state import preserved_random_state
 from flexseg.evaluation.destinations import give_each_choice_its_destination
 from flexseg.evaluation.reference import load_reference_points
 from flexseg.evaluation.report import to_markdown, write_reports
@@ -166,15 +167,18 @@ class MultiBudgetLoop(BaseLoop):
 
     # ----------------------------------------------------------------- the pass
     def run(self) -> dict:
+        """One pass; training's random generators leave it as they entered (a run resumed
+        from a checkpoint saved just before a validation draws what the original drew)."""
         self.runner.call_hook(f"before_{self.stage}")
         self.runner.call_hook(f"before_{self.stage}_epoch")
         self.runner.model.eval()
         previous_choice = self.backbone.active_choice
         try:
-            for idx, data_batch in enumerate(self.dataloader):
-                if idx == 0:
-                    self._start_pass(data_batch)
-                self.run_iter(idx, data_batch)
+            with preserved_random_state():
+                for idx, data_batch in enumerate(self.dataloader):
+                    if idx == 0:
+                        self._start_pass(data_batch)
+                    self.run_iter(idx, data_batch)
         finally:
             self.backbone.activate(previous_choice)
         if self.selection is None:

@@ -64,6 +64,30 @@ def test_resumed_run_draws_the_same_choices_with_the_same_losses(tmp_path, small
         assert again["checksum"] == pytest.approx(original["checksum"], rel=1e-9, abs=0)
 
 
+def test_resume_reproduces_losses_with_augmentation_dropout_and_a_validation(tmp_path,
+                                                                             small_digitseg):
+    """Random states travel in the checkpoint; the validation after it draws nothing that
+    training would miss."""
+    options = [*quick_run_options(small_digitseg, max_iters=4),
+               "train_dataloader.num_workers=2", "train_dataloader.persistent_workers=True",
+               "train_cfg.val_interval=2", "val_cfg.type=MultiBudgetValLoop",
+               "val_cfg.choices=p8,p16"]
+    config = ["tools/train.py", str(REPO / "tests/budget/budget_config_random.py")]
+    runs = {}
+    for name, extra in (("full", []), ("resumed", ["--resume", str(tmp_path / "full/iter_2.pth")])):
+        cmd = [PYTHON, *config, "--work-dir", str(tmp_path / name), *extra, "--cfg-options",
+               *options]
+        result = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        runs[name] = _training(_records(tmp_path / name))
+    assert [r["iter"] for r in runs["resumed"]] == [2, 3]
+    for original, again in zip(runs["full"][2:], runs["resumed"], strict=True):
+        assert again["choice"] == original["choice"]
+        assert abs(again["loss"] - original["loss"]) <= 1e-6
+        assert again["checksum"] == pytest.approx(original["checksum"], rel=1e-9, abs=0)
+
+
 INPLACE = ["train_cfg.distill.mode=inplace", "train_cfg.sampler.num_choices=2"]
 
 
