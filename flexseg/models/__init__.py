@@ -2,6 +2,7 @@
 head (mmseg); importing this module registers them."""
 from .contract import Choice, FlexibleBackbone, find_flexible
 from .depth import DPTDepthHead, FlexDepthEstimator
+from .detection import LayerDecayOptimWrapperConstructor
 from .flexivit import FlexiViT, PatchChoice
 from .necks import SimpleFeaturePyramid
 from .stitch_init_hook import StitchInitHook
@@ -9,5 +10,5 @@ from .stitch_routes import Route
 from .stitched_vit import StitchedViT
 
 __all__ = ["Choice", "DPTDepthHead", "FlexDepthEstimator", "FlexibleBackbone", "FlexiViT",
-           "PatchChoice", "Route", "SimpleFeaturePyramid", "StitchInitHook", "StitchedViT",
-           "find_flexible"]
+           "LayerDecayOptimWrapperConstructor", "PatchChoice", "Route", "SimpleFeaturePyramid",
+           "StitchInitHook", "StitchedViT", "find_flexible"]

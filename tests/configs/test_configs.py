@@ -29,8 +29,10 @@ def test_config_builds(path: Path):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
-# Segmentation configs (depth configs are checked in tests/depth/test_every_choice.py).
-DIGITSEG_CONFIGS = [p for p in CONFIGS if "digitseg" in p.name and p.parent.name != "depth"]
+# Segmentation configs (depth configs are checked in tests/depth/test_every_choice.py,
+# detection configs in tests/detection/test_every_choice.py).
+DIGITSEG_CONFIGS = [p for p in CONFIGS if "digitseg" in p.name
+                    and p.parent.name not in ("depth", "detection")]
 
 
 @pytest.mark.parametrize("path", DIGITSEG_CONFIGS,
