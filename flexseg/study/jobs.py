@@ -8,11 +8,16 @@ is resumed from its last checkpoint, so re-running a study continues where it st
 Jobs run in priority order, up to ``parallel`` at a time, each after the jobs it ``needs``.
 Overrides may name another job's files as ``{root}`` (the study's folder), e.g. its config
 ``{root}/<job>/config.py`` and final weights ``{root}/<job>/final.pth``.
+
+The folder holds checkpoints (large, kept outside the repository by default); what a report
+needs is copied to a small archive meant to be committed (``archive_job``): each evaluation's
+results, the config, and the training cost.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -21,7 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from flexseg.study.cost import planned_forward_gflops, read_training_time
+
 REPO = Path(__file__).resolve().parents[2]
+TRAINING_SUMMARY = "training.json"
 EVAL_RESULTS = "multibudget_test.json"
 FINAL_CHECKPOINT = "final.pth"  # a link to the last checkpoint, for jobs that need this one
 
@@ -74,6 +82,21 @@ class JobRunner:
 
     def eval_results(self, evaluation: Evaluation) -> Path:
         return self.folder / evaluation.tag / EVAL_RESULTS
+
+    def archive(self, archive: Path) -> None:
+        """Copy the results of a finished job to ``archive/<job>/`` (once)."""
+        target = archive / self.job.name
+        if (target / TRAINING_SUMMARY).exists():
+            return
+        target.mkdir(parents=True, exist_ok=True)
+        for evaluation in self.job.evals:
+            shutil.copyfile(self.eval_results(evaluation), target / f"{evaluation.tag}.json")
+        shutil.copyfile(self.folder / "config.py", target / "config.py")
+        time = read_training_time(self.folder / "train")
+        summary = dict(iterations=time.iterations, seconds=time.seconds,
+                       forward_gflops_per_image=planned_forward_gflops(
+                           self.folder / "config.py", time.iterations))
+        (target / TRAINING_SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
 
     def done(self) -> bool:
         return self.trained_marker.exists() and all(
@@ -134,8 +157,9 @@ class JobRunner:
 
 
 def run_jobs(jobs: Sequence[Job], root: Path, parallel: int = 1, threads: int | None = None,
-             say: Callable[[str], None] = print) -> list[str]:
-    """Run every unfinished job (module doc); returns the names of the jobs that failed."""
+             say: Callable[[str], None] = print, archive: Path | None = None) -> list[str]:
+    """Run every unfinished job (module doc), archiving each finished one to ``archive`` if
+    given; returns the names of the jobs that failed."""
     names = [job.name for job in jobs]
     for job in jobs:
         unknown = [n for n in job.needs if n not in names]
@@ -144,6 +168,9 @@ def run_jobs(jobs: Sequence[Job], root: Path, parallel: int = 1, threads: int | 
     threads = threads or max(1, (os.cpu_count() or 1) // parallel)
     runners = {job.name: JobRunner(job, root, threads, say) for job in jobs}
     finished = {name for name, runner in runners.items() if runner.done()}
+    if archive is not None:
+        for name in finished:
+            runners[name].archive(archive)
     failed: list[str] = []
     pending = [job for job in jobs if job.name not in finished]
     active: dict[str, threading.Thread] = {}
@@ -154,6 +181,8 @@ def run_jobs(jobs: Sequence[Job], root: Path, parallel: int = 1, threads: int | 
         try:
             runner.train()
             runner.evaluate()
+            if archive is not None:
+                runner.archive(archive)
         except Exception as error:  # a failed job must not stop the others
             with lock:
                 failed.append(runner.job.name)
