@@ -5,11 +5,11 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
-
-from flexseg.layers import KeptTokens, explicit_attention
+from flexseg.layers import KeptTokens
 from flexseg.layers.token_keep import keep_count, kept_token_counts, top_k_positions
 from flexseg.models import FlexiViT
+
+from .test_flexivit_flops import _counted_multiply_adds
 
 KEEP = dict(keep_points=(0, 2), keep_rates=(1.0, 0.7, 0.5))
 
@@ -121,25 +121,14 @@ def test_the_received_attention_score_runs_without_a_class_token(tiny_kwargs):
     assert [tuple(o.shape) for o in outputs] == [(1, 32, 8, 8)] * 3
 
 
-def _counted(model, image_hw):
-    """The counter on every block (the maps' resampling to out_stride is not in the analytic
-    count, so ``forward_features`` rather than ``forward``)."""
-    x = torch.randn(1, 3, *image_hw)
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), explicit_attention(model):
-        model.forward_features(x)
-        with counter:
-            model.forward_features(x)
-    return counter.get_total_flops() / 2
-
-
 @pytest.mark.parametrize("score, parallel", [("cls", 1), ("received", 2)])
 def test_analytic_flops_equal_the_counter_for_every_joint_choice(tiny_kwargs, score, parallel):
     model = _model(tiny_kwargs, keep_points=(0, 2), keep_rates=(1.0, 0.7, 0.3),
                    keep_score=score, num_parallel=parallel)
     for choice, image_hw in itertools.product(model.space(), [(64, 64), (40, 56)]):
         model.activate(choice)
-        assert model.flops(choice, image_hw) == _counted(model, image_hw), choice.id
+        assert model.flops(choice, image_hw) == _counted_multiply_adds(model, image_hw), \
+            choice.id
 
 
 @pytest.mark.parametrize("options, message", [
