@@ -16,6 +16,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 from flexseg.compat import (adapt_config_to_device, add_random_state_hook,
                             allow_mmengine_checkpoints, init_cpu_distributed)
+from flexseg.compat.distributed import collective_timeout
 
 DEBUG_ENV = "FLEXSEG_DEBUG"
 # Errors caused by what the user passed: reported in one line instead of a deep traceback.
@@ -53,7 +54,7 @@ def load_config(args: argparse.Namespace) -> Config:
     elif cfg.get("work_dir") is None:
         cfg.work_dir = str(Path("work_dirs") / path.stem)
     adapt_config_to_device(cfg)
-    init_cpu_distributed(args.launcher)
+    init_cpu_distributed(args.launcher, collective_timeout(cfg))
     allow_mmengine_checkpoints()
     add_random_state_hook(cfg)
     return cfg
@@ -87,6 +88,21 @@ def run_cli(main: Callable[[], None]) -> None:
         print(f"error: {message}", file=sys.stderr)
         print(f"(set {DEBUG_ENV}=1 for the full traceback)", file=sys.stderr)
         sys.exit(2)
+    except RuntimeError as error:
+        if os.environ.get(DEBUG_ENV) == "1" or not _is_collective_timeout(error):
+            raise
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        detail = str(error).split("] ")[-1]
+        print(f"error: rank {rank}: a collective operation timed out ({detail}); another rank "
+              "stopped responding, so the job ends (env_cfg.dist_cfg.timeout sets the wait)",
+              file=sys.stderr)
+        sys.exit(3)
     except KeyboardInterrupt:
         traceback.print_exc(limit=0)
         sys.exit(130)
+
+
+def _is_collective_timeout(error: RuntimeError) -> bool:
+    """gloo and NCCL report a peer that never answers as a timed-out operation."""
+    text = str(error)
+    return "Timed out" in text or "timed out" in text and "collective" in text.lower()

@@ -3,7 +3,9 @@
 mmengine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally, its default DDP wrapper
 passes ``device_ids=[LOCAL_RANK]`` (invalid for CPU modules), and SyncBN raises on the CPU. On a
 machine without CUDA we therefore start a gloo process group ourselves (the Runner then skips its
-own init), wrap with ``device_ids=None`` and use plain BN.
+own init), wrap with ``device_ids=None`` and use plain BN. The group's collective timeout is
+mmengine's ``env_cfg.dist_cfg.timeout`` (seconds): a rank that hangs ends the job after it,
+instead of after gloo's default 30 minutes.
 """
 from __future__ import annotations
 
@@ -29,7 +31,20 @@ def _slurm_env_to_torch() -> None:
     os.environ.setdefault("MASTER_PORT", "29500")
 
 
-def init_cpu_distributed(launcher: str, timeout_s: int = 1800) -> bool:
+DEFAULT_TIMEOUT_S = 1800
+
+
+def collective_timeout(cfg: Config) -> int:
+    """Seconds a collective may wait: ``env_cfg.dist_cfg.timeout``, as mmengine reads it."""
+    timeout = ((cfg.get("env_cfg") or {}).get("dist_cfg") or {}).get("timeout",
+                                                                       DEFAULT_TIMEOUT_S)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"env_cfg.dist_cfg.timeout must be a positive number of seconds, got "
+                         f"{timeout!r}")
+    return int(timeout)
+
+
+def init_cpu_distributed(launcher: str, timeout_s: int = DEFAULT_TIMEOUT_S) -> bool:
     """Start a gloo process group for ``launcher`` when CUDA is absent; True if it did."""
     if launcher == "none" or torch.cuda.is_available() or dist.is_initialized():
         return False

@@ -33,3 +33,17 @@ class BudgetRecorderHook(Hook):
 
     def before_val_epoch(self, runner) -> None:
         self._write(runner, event="val", active=find_flexible(runner.model).active_choice.id)
+
+
+@HOOKS.register_module()
+class HangingRankHook(Hook):
+    """Blocks one rank forever at one iteration, as a deadlock or stuck I/O would."""
+
+    def __init__(self, rank: int, at_iter: int) -> None:
+        self.rank = rank
+        self.at_iter = at_iter
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if get_rank() == self.rank and runner.iter == self.at_iter:
+            import time
+            time.sleep(3600)
