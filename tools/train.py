@@ -8,6 +8,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from flexseg.cli import add_common_args, load_config, run_cli
+from flexseg.compat.resume import resume_checkpoint
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,7 +33,7 @@ def main() -> None:
             cfg.optim_wrapper.type = "AmpOptimWrapper"
             cfg.optim_wrapper.setdefault("loss_scale", "dynamic")
     if args.resume == "auto":
-        cfg.resume, cfg.load_from = True, None
+        cfg.resume, cfg.load_from = True, resume_checkpoint(cfg.work_dir)
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:

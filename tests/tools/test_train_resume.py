@@ -34,3 +34,16 @@ def test_resume_continues_from_saved_iteration(tmp_path, small_digitseg):
     resumed = load_run_checkpoint(work_dir / "iter_4.pth")
     assert resumed["meta"]["iter"] == 4
     assert resumed["message_hub"]["log_scalars"]["train/loss"].data[0].size == 4
+
+
+def test_resume_skips_a_checkpoint_truncated_by_a_kill(tmp_path, small_digitseg):
+    """A kill while iter_4.pth was written: ``--resume`` warns and continues from iter_2."""
+    work_dir = tmp_path / "run"
+    _train(work_dir, small_digitseg)
+    newest = work_dir / "iter_4.pth"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    log = _train(work_dir, small_digitseg, "--resume")
+    assert f"last_checkpoint names {newest}, which is missing or truncated; resuming from " \
+           f"{work_dir / 'iter_2.pth'}" in log
+    assert _trained_iters(log) == [3, 4]
+    assert load_run_checkpoint(newest)["meta"]["iter"] == 4  # written whole this time
