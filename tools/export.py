@@ -18,6 +18,7 @@ import flexseg  # noqa: F401  (registers the models)
 from flexseg.budget.space import build_budget_space
 from flexseg.cli import run_cli
 from flexseg.compat import allow_mmengine_checkpoints
+from flexseg.compat.checkpoint_fit import check_checkpoint_fits
 from flexseg.evaluation import load_results, select_choices
 from flexseg.evaluation.export import FORMATS, export_fixed_budget
 
@@ -63,6 +64,7 @@ def main() -> None:
     init_default_scope(cfg.get("default_scope", "mmseg"))
     allow_mmengine_checkpoints()
     model = MODELS.build(cfg.model)
+    check_checkpoint_fits(model, args.checkpoint)
     load_checkpoint(model, args.checkpoint, map_location="cpu", strict=True)
     model.eval()
     image_hw = image_size(args, cfg)

@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 
 import flexseg.evaluation  # noqa: F401  (registers the multi-budget loops)
 from flexseg.cli import add_common_args, load_config, run_cli
+from flexseg.compat.checkpoint_fit import check_checkpoint_fits
 
 MULTI_BUDGET_LOOP = "MultiBudgetTestLoop"
 BUDGET_VISUALIZATION = "BudgetVisualizationHook"
@@ -105,6 +106,7 @@ def main() -> None:
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     runner = RUNNERS.build(cfg) if "runner_type" in cfg else Runner.from_cfg(cfg)
+    check_checkpoint_fits(runner.model, args.checkpoint)
     runner.test()
 
 

@@ -44,3 +44,46 @@ def test_unknown_model_argument(tmp_path, small_digitseg):
 def test_missing_checkpoint(tmp_path):
     result = _run("tools/test.py", str(BASELINE_CONFIG), str(tmp_path / "missing.pth"))
     _assert_short_error(result, "missing.pth")
+
+
+def _other_model_checkpoint(tmp_path):
+    """A checkpoint of a FlexiViT segmentor: not the baseline's stock mmseg ViT."""
+    import torch
+
+    from tests.evaluation.conftest import build_segmentor, tiny_cfg
+
+    path = tmp_path / "other.pth"
+    torch.save({"meta": {}, "state_dict": build_segmentor(tiny_cfg()).state_dict()}, path)
+    return path
+
+
+def test_evaluation_refuses_a_checkpoint_of_another_model(tmp_path, small_digitseg):
+    result = _run("tools/test.py", str(BASELINE_CONFIG), str(_other_model_checkpoint(tmp_path)),
+                  "--work-dir", str(tmp_path / "w"), "--cfg-options",
+                  f"test_dataloader.dataset.data_root={small_digitseg}")
+    _assert_short_error(result, "does not fit the config's model", "missing (",
+                        "backbone.layers.0.")
+    assert "Iter(test)" not in result.stdout + result.stderr  # nothing was evaluated
+
+
+def test_export_refuses_a_checkpoint_of_another_model(tmp_path):
+    import torch
+    from mmengine.config import Config
+
+    from tests.evaluation.conftest import TINY_CONFIG, build_segmentor
+
+    path = tmp_path / "baseline.pth"
+    torch.save({"state_dict": build_segmentor(Config.fromfile(str(BASELINE_CONFIG)))
+                .state_dict()}, path)
+    result = _run("tools/export.py", str(TINY_CONFIG), str(path), "--choice", "p8",
+                  "--out", str(tmp_path / "x.pth"))
+    _assert_short_error(result, "does not fit the config's model", "backbone.")
+
+
+def test_a_truncated_checkpoint_is_named(tmp_path, small_digitseg):
+    path = _other_model_checkpoint(tmp_path)
+    path.write_bytes(path.read_bytes()[:1000])
+    result = _run("tools/test.py", str(BASELINE_CONFIG), str(path), "--work-dir",
+                  str(tmp_path / "w"), "--cfg-options",
+                  f"test_dataloader.dataset.data_root={small_digitseg}")
+    _assert_short_error(result, f"checkpoint {path} is truncated")
