@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import torch
@@ -102,10 +103,7 @@ def _submodule(model: nn.Module, name: str) -> nn.Module:
 
 def read_model_state(path: str) -> dict[str, torch.Tensor]:
     """All weights of a saved OpenMMLab model (safe loading: tensors and mmengine's types)."""
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"teacher checkpoint not found: {path}") from None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
     # An empty prefix keeps every key (neck and heads too), not only the backbone's.
     return unwrap_state_dict(saved, prefix="")
 
@@ -118,6 +116,9 @@ class FrozenTeacher:
                  device: torch.device) -> None:
         cfg = Config.fromfile(config)
         self.model = MODELS.build(cfg.model)
+        if not Path(checkpoint).is_file():
+            raise FileNotFoundError(f"teacher checkpoint not found: {checkpoint}; train the "
+                                    f"teacher first (python tools/train.py {config})")
         self.state = read_model_state(checkpoint)
         result = self.model.load_state_dict(self.state, strict=False)
         if result.missing_keys or result.unexpected_keys:

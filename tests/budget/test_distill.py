@@ -220,3 +220,11 @@ def test_bad_distill_settings_are_refused_with_what_is_allowed(options, message)
 def test_an_unknown_distilled_module_names_the_model_children(tiny_segmentor):
     with pytest.raises(ValueError, match="not a submodule of EncoderDecoder .*decode_head"):
         Distiller(DistillConfig(module="head"), tiny_segmentor)
+
+
+def test_a_missing_teacher_checkpoint_says_to_train_the_teacher(teacher_files, tmp_path):
+    config, _, _ = teacher_files
+    with pytest.raises(FileNotFoundError, match=r"teacher checkpoint not found: .*nope.pth; "
+                                                r"train the teacher first \(python tools/train"):
+        FrozenTeacher(config, str(tmp_path / "nope.pth"), "decode_head", None,
+                      torch.device("cpu"))
