@@ -156,6 +156,17 @@ class JobRunner:
                       self.folder / f"{evaluation.tag}.log")
 
 
+def _archived_and_not_needed(jobs: Sequence[Job], runners: dict[str, JobRunner],
+                             archive: Path, finished: set[str]) -> set[str]:
+    """Jobs whose results are archived (say, by a checkout on another machine) count as
+    finished, unless an unfinished job needs their weights and this machine lacks them."""
+    archived = {job.name for job in jobs if (archive / job.name / TRAINING_SUMMARY).exists()}
+    done = finished | archived
+    needed = {need for job in jobs if job.name not in done for need in job.needs}
+    return {name for name in archived
+            if name not in needed or (runners[name].folder / FINAL_CHECKPOINT).exists()}
+
+
 def run_jobs(jobs: Sequence[Job], root: Path, parallel: int = 1, threads: int | None = None,
              say: Callable[[str], None] = print, archive: Path | None = None) -> list[str]:
     """Run every unfinished job (module doc), archiving each finished one to ``archive`` if
@@ -171,6 +182,7 @@ def run_jobs(jobs: Sequence[Job], root: Path, parallel: int = 1, threads: int | 
     if archive is not None:
         for name in finished:
             runners[name].archive(archive)
+        finished |= _archived_and_not_needed(jobs, runners, archive, finished)
     failed: list[str] = []
     pending = [job for job in jobs if job.name not in finished]
     active: dict[str, threading.Thread] = {}

@@ -5,6 +5,7 @@ import runpy
 import sys
 
 import pytest
+import torch
 
 from tests.conftest import BASELINE_CONFIG, REPO
 from tests.evaluation.conftest import TINY_CONFIG
@@ -42,7 +43,12 @@ def test_budget_picks_the_best_previous_choice(monkeypatch, tmp_path, small_digi
 
 
 def test_model_without_flexible_backbone(monkeypatch, tmp_path, capsys):
-    (tmp_path / "stock.pth").write_bytes(b"")
+    from mmengine.config import Config
+
+    from tests.evaluation.conftest import build_segmentor
+
+    torch.save({"state_dict": build_segmentor(Config.fromfile(str(BASELINE_CONFIG)))
+                .state_dict()}, tmp_path / "stock.pth")
     with pytest.raises(SystemExit):
         run_test_tool(monkeypatch, BASELINE_CONFIG, tmp_path / "stock.pth", "--work-dir",
                       tmp_path / "run", "--choices", "all")

@@ -47,3 +47,22 @@ def test_a_failed_job_skips_the_jobs_that_need_it(tmp_path):
     assert failed == ["broken", "after"]
     assert any(m.startswith("FAILED broken: tools/train.py") for m in messages)
     assert "SKIPPED after: a job it needs failed" in messages
+
+
+def test_archived_jobs_are_not_run_again_unless_their_weights_are_needed(tmp_path):
+    """A checkout on another machine: results archived, job folders gone."""
+    import json
+
+    archive = tmp_path / "archive"
+    for name in ("teacher", "done"):
+        (archive / name).mkdir(parents=True)
+        (archive / name / "training.json").write_text(json.dumps({}))
+    jobs = [Job("teacher", "configs/no-such-config.py"),
+            Job("done", "configs/no-such-config.py"),
+            Job("student", "configs/no-such-config.py", needs=("teacher",))]
+    messages = []
+    failed = run_jobs(jobs, tmp_path / "root", archive=archive, say=messages.append)
+    # The student needs the teacher's weights, which this machine lacks: the teacher reruns
+    # (and fails here, its config being absent); "done" is left alone.
+    assert failed == ["teacher", "student"]
+    assert not any("done:" in m for m in messages)
