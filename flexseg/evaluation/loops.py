@@ -53,6 +53,7 @@ from flexseg.evaluation.results import (ChoiceResult, MultiBudgetResults, defaul
 from flexseg.evaluation.selection import ALL, Selection, describe, parse_budgets, parse_choices
 from flexseg.evaluation.selection import select_choices
 from flexseg.models.contract import find_flexible, unwrap
+from flexseg.models.prefix_tree import TreeStats
 
 RULES = {"greater": True, "less": False}
 SUMMARIES = ("largest", "mean")
@@ -157,6 +158,7 @@ class MultiBudgetLoop(BaseLoop):
             self._prepare(first_batch)
         # Per choice: images and seconds spent in its steps during this pass.
         self._timing = torch.zeros(len(self.evaluators), 2, dtype=torch.float64)
+        self._tree_stats = TreeStats()
 
     def _primary(self) -> BudgetEntry:
         """The choice whose outputs the hooks see (and whose metrics are the summary)."""
@@ -205,7 +207,8 @@ class MultiBudgetLoop(BaseLoop):
         with autocast(enabled=self.fp16):
             if self._share_prefixes:
                 inputs = unwrap(self.runner.model).data_preprocessor(data_batch, False)["inputs"]
-                features = self.backbone.forward_choices(inputs, [e.choice for e in entries])
+                features = self.backbone.forward_choices(inputs, [e.choice for e in entries],
+                                                         self._tree_stats)
             else:
                 inputs, features = None, iter([(e.choice, None) for e in entries])
             while True:
@@ -242,6 +245,12 @@ class MultiBudgetLoop(BaseLoop):
             print_log(f"multi-budget {self.stage} results ({paths['json'].parent}/"
                       f"multibudget_{self.stage}.{{json,csv,md,png}}):\n"
                       f"{to_markdown(results)}", logger="current")
+            stats = self._tree_stats
+            if stats.ops_separately:
+                print_log(f"shared prefixes: {stats.ops_run} backbone operations instead of "
+                          f"{stats.ops_separately} ({stats.ops_run / stats.ops_separately:.0%}),"
+                          f" at most {stats.peak_states} intermediate states alive",
+                          logger="current")
         return self._logged_metrics(raw)
 
     def _results(self, raw: list[dict], timing: torch.Tensor) -> MultiBudgetResults:
