@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -86,6 +87,15 @@ def run_cli(main: Callable[[], None]) -> None:
             raise
         message = str(error).strip("'\"") or type(error).__name__
         print(f"error: {message}", file=sys.stderr)
+        print(f"(set {DEBUG_ENV}=1 for the full traceback)", file=sys.stderr)
+        sys.exit(2)
+    except AssertionError as error:
+        # A worker's error carries its traceback, source line included: the file is last.
+        unreadable = re.findall(r"failed to load image: ([^\s'\"{}]+)", str(error))
+        if os.environ.get(DEBUG_ENV) == "1" or not unreadable:
+            raise
+        print(f"error: cannot read image {unreadable[-1]} (truncated, empty or not an "
+              "image); fix or remove it", file=sys.stderr)
         print(f"(set {DEBUG_ENV}=1 for the full traceback)", file=sys.stderr)
         sys.exit(2)
     except RuntimeError as error:

@@ -87,3 +87,17 @@ def test_a_truncated_checkpoint_is_named(tmp_path, small_digitseg):
                   str(tmp_path / "w"), "--cfg-options",
                   f"test_dataloader.dataset.data_root={small_digitseg}")
     _assert_short_error(result, f"checkpoint {path} is truncated")
+
+
+def test_an_unreadable_training_image_is_named(tmp_path, small_digitseg):
+    """mmcv's loader fails deep inside a data-loader worker; the tool names the file."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(small_digitseg, data)
+    broken = sorted((data / "images/training").glob("*.jpg"))[0]
+    broken.write_bytes(broken.read_bytes()[:100])
+    result = _run("tools/train.py", str(BASELINE_CONFIG), "--work-dir", str(tmp_path / "w"),
+                  "--cfg-options", *quick_run_options(data), "train_dataloader.num_workers=1",
+                  "train_dataloader.batch_size=24")
+    _assert_short_error(result, f"cannot read image {broken}")
