@@ -48,6 +48,12 @@ def plot_panels(panels: Sequence[tuple[str, Mapping[str, Sequence[Point]]]], pat
     fig = Figure(figsize=(6.0 * len(panels), 4.8), dpi=150, layout="constrained")
     for index, (title, curves) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), index + 1)
+        ax.set_title(title, fontsize=10)
+        if not any(not math.isnan(p.value) for points in curves.values() for p in points):
+            ax.text(0.5, 0.5, "not measured yet", ha="center", va="center", color="gray",
+                    transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
         for label, points in curves.items():
             points = sorted((p for p in points if not math.isnan(p.value)),
                             key=lambda p: p.gflops)
@@ -60,7 +66,6 @@ def plot_panels(panels: Sequence[tuple[str, Mapping[str, Sequence[Point]]]], pat
         plain = FuncFormatter(lambda value, _: f"{value:g}")
         ax.xaxis.set_major_formatter(plain)
         ax.xaxis.set_minor_formatter(plain)
-        ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3, which="both")

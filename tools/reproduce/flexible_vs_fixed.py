@@ -363,8 +363,9 @@ validation images; GFLOPs per image (multiply-adds, whole model). "–": not mea
 {chr(10).join(goal_check(main))}
 
 Training cost (train TFLOPs: 3 x forward multiply-adds of the trained sub-networks, plus the
-frozen teacher's forward passes; minutes: time in training steps, two jobs side by side with
-one thread each, so compare them with each other rather than with the README's timings):
+frozen teacher's forward passes, replayed exactly from each run's sampler; minutes: time in
+training steps, measured with two study jobs and at times other work sharing the 2 cores, so
+only a rough guide, not comparable with the README's timings):
 
 {cost_table(data, "")}
 
