@@ -6,8 +6,8 @@ from .eval_cache import EvalCache
 from .flops import (attention_flops, block_flops, blocks_flops, hmlp_stem_flops,
                     importance_flops, linear_patch_embed_flops, mlp_flops, vit_flops,
                     windowed_block_flops)
-from .grid import (fit_to_patch_grid, resample_to_stride, stride_grid_size, to_2tuple,
-                   token_grid_size)
+from .grid import (fit_to_patch_grid, maps_at_stride, resample_to_stride, stride_grid_size,
+                   to_2tuple, token_grid_size)
 from .hmlp import HMLPStem, check_hmlp_patch_size
 from .layer_scale import LayerScale
 from .mlp import Mlp
@@ -24,7 +24,7 @@ __all__ = [
     "bilinear_resize", "bilinear_resize_matrix", "block_flops", "blocks_flops",
     "check_hmlp_patch_size", "check_keep_options", "check_window_options",
     "explicit_attention", "fit_to_patch_grid", "hmlp_stem_flops", "importance_flops",
-    "keep_count", "linear_patch_embed_flops", "mlp_flops", "pi_resize_kernel",
+    "keep_count", "linear_patch_embed_flops", "maps_at_stride", "mlp_flops", "pi_resize_kernel",
     "resample_pos_embed", "resample_to_stride", "stride_grid_size", "to_2tuple",
     "token_grid_size", "vit_flops", "windowed_block_flops",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -94,3 +95,13 @@ def resample_to_stride(grid: torch.Tensor, patch_hw: Size2d, stride: int,
     rows = _stride_matrix(grid_hw[0], out_hw[0], patch_hw[0], stride).to(grid.device, dtype)
     cols = _stride_matrix(grid_hw[1], out_hw[1], patch_hw[1], stride).to(grid.device, dtype)
     return (rows @ grid.to(dtype) @ cols.T).to(grid.dtype)
+
+
+def maps_at_stride(grids: Sequence[torch.Tensor], patch_hw: Size2d, out_stride: int | None,
+                   image_hw: Size2d) -> tuple[torch.Tensor, ...]:
+    """Token-grid maps (stride ``patch_hw``) as a backbone returns them: resampled to
+    ``out_stride`` (``resample_to_stride``), or unchanged when ``out_stride`` is None."""
+    if out_stride is None:
+        return tuple(grids)
+    out_hw = stride_grid_size(image_hw, out_stride)
+    return tuple(resample_to_stride(grid, patch_hw, out_stride, out_hw) for grid in grids)

@@ -27,8 +27,8 @@ from mmengine.model import BaseModule
 
 from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTokens,
                             ParallelBlock, check_hmlp_patch_size, check_keep_options,
-                            check_window_options, fit_to_patch_grid, pi_resize_kernel, resample_pos_embed,
-                            resample_to_stride, stride_grid_size, to_2tuple, vit_flops)
+                            check_window_options, fit_to_patch_grid, maps_at_stride,
+                            pi_resize_kernel, resample_pos_embed, to_2tuple, vit_flops)
 from flexseg.layers.grid import FIT_MODES
 from flexseg.models.checkpoint import StateDict, load_pretrained
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids, with_keep_rate
@@ -81,7 +81,9 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         fit: 'pad' or 'crop' for inputs that are not a whole number of patches (module doc).
         out_indices: blocks whose outputs are returned (negative values count from the end);
             blocks after the last one are not run, and their parameters are frozen.
-        out_stride: stride of every returned map, whatever the patch size.
+        out_stride: stride of every returned map, whatever the patch size; None returns the
+            token grid at its own stride (the patch size), so necks and heads cost less at
+            larger patches.
         final_norm: apply the final norm to the last block's output map. Otherwise ``norm``
             serves only ``forward_features``/``forward_intermediates`` and is frozen.
         frozen: freeze all backbone parameters and keep it in eval mode.
@@ -111,7 +113,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                  num_reg_tokens: int = 0, pos_embed_grid: int | Size2d | None = None,
                  drop_path_rate: float = 0.0, layer_scale_init: float | None = None,
                  num_parallel: int = 1, stem: str = "linear", hmlp_norm: str = "bn",
-                 fit: str = "pad", out_indices: Sequence[int] = (-1,), out_stride: int = 16,
+                 fit: str = "pad", out_indices: Sequence[int] = (-1,),
+                 out_stride: int | None = 16,
                  final_norm: bool = False, frozen: bool = False, attn_only: bool = False,
                  keep_points: Sequence[int] = (), keep_rates: Sequence[float] = (1.0,),
                  keep_score: str = "cls", window_size: int | None = None,
@@ -174,8 +177,9 @@ class FlexiViT(FlexibleBackbone, BaseModule):
 
         self._init_parameters()
         self._freeze()
+        reference = out_stride or self.patch_embed.patch_size[0]
         self._active = min(self._space, key=lambda c: abs(c.patch_hw[0] * c.patch_hw[1]
-                                                          - out_stride ** 2))
+                                                          - reference ** 2))
 
     # ----------------------------------------------------------------- configuration
     def _resolve_indices(self, indices: Sequence[int]) -> list[int]:
@@ -263,9 +267,10 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                          global_indices=self.global_indices)
 
     def output_signature(self, choice: Choice | str) -> Hashable:
-        """Every choice gives maps of the same width at the fixed ``out_stride``."""
-        self.choice(choice)
-        return (self.embed_dim, self.out_stride, tuple(self.out_indices))
+        """Every choice gives maps of the same width at the fixed ``out_stride``; without one,
+        the maps' stride is the choice's patch size."""
+        stride = self.out_stride or self.choice(choice).patch_hw
+        return (self.embed_dim, stride, tuple(self.out_indices))
 
     # ----------------------------------------------------------------- forward
     def _check_fits(self, image_hw: Size2d, patch_hw: Size2d) -> None:
@@ -362,14 +367,13 @@ class FlexiViT(FlexibleBackbone, BaseModule):
 
     def _maps(self, taken: dict[int, torch.Tensor], grid_hw: Size2d, patch_hw: Size2d,
               image_hw: Size2d) -> tuple[torch.Tensor, ...]:
-        out_hw = stride_grid_size(image_hw, self.out_stride)
         outputs = []
         for index in self.out_indices:
             tokens = taken[index]
             if self.final_norm and index == self.depth - 1:
                 tokens = self.norm(tokens)
-            grid = self._to_map(tokens, grid_hw)
-            outputs.append(resample_to_stride(grid, patch_hw, self.out_stride, out_hw))
+            outputs.append(self._to_map(tokens, grid_hw))
+        return maps_at_stride(outputs, patch_hw, self.out_stride, image_hw)
         return tuple(outputs)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:

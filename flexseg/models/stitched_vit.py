@@ -26,8 +26,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from flexseg.layers import (KeptTokens, block_flops, check_keep_options, importance_flops,
-                            keep_count, resample_to_stride, stride_grid_size, to_2tuple,
-                            token_grid_size, vit_flops, windowed_block_flops)
+                            keep_count, maps_at_stride, to_2tuple, token_grid_size, vit_flops,
+                            windowed_block_flops)
 from flexseg.layers.grid import FIT_MODES
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
 from flexseg.models.contract import Choice, FlexibleBackbone
@@ -67,14 +67,14 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         lora_rank: rank of the trainable update of every stitching layer (0: bias only).
         out_indices: small-anchor block index of each output level (negative counts from the
             end); the last block must be one of them. Default: four evenly spaced levels.
-        out_stride: stride of every output map.
+        out_stride: stride of every output map; None: the patch size (no resampling).
     """
 
     def __init__(self, small: dict, large: dict, img_size: int | Size2d = 224,
                  patch_size: int = 16, in_chans: int = 3, fit: str = "pad",
                  routes: Sequence[str] = ROUTE_KINDS, boundaries: Sequence[int] | None = None,
                  lora_rank: int = 16, out_indices: Sequence[int] | None = None,
-                 out_stride: int = 16, keep_points: Sequence[int] = (),
+                 out_stride: int | None = 16, keep_points: Sequence[int] = (),
                  keep_rates: Sequence[float] = (1.0,), keep_score: str = "cls",
                  with_cp: bool = False, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -301,7 +301,6 @@ class StitchedViT(FlexibleBackbone, BaseModule):
 
     def _maps(self, state: PassState, route: Route,
               image_hw: Size2d) -> tuple[torch.Tensor, ...]:
-        out_hw = stride_grid_size(image_hw, self.out_stride)
         outputs = []
         for level, anchor in self._level_anchors(route):
             tokens = state.levels[level]
@@ -309,8 +308,8 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             if anchor == SMALL:
                 patches = self.level_maps[level](patches)
             grid = patches.transpose(1, 2).reshape(tokens.shape[0], -1, *state.grid_hw)
-            outputs.append(resample_to_stride(grid, self.patch_hw, self.out_stride, out_hw))
-        return tuple(outputs)
+            outputs.append(grid)
+        return maps_at_stride(outputs, self.patch_hw, self.out_stride, image_hw)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """NCHW image -> one (B, out_channels, ceil(H/s), ceil(W/s)) map per output level."""

@@ -35,7 +35,8 @@ def _run_depth(backbone: FlexiViT) -> int:
 def _check(backbone: FlexiViT, choice: Choice, image_hw: Size2d):
     choice = check_plain_vit(backbone, choice, image_hw, "mmseg-vit")
     reasons = []
-    if choice.patch_hw != (backbone.out_stride, backbone.out_stride):
+    stride = backbone.out_stride
+    if stride is not None and choice.patch_hw != (stride, stride):
         reasons.append(f"mmseg's ViT outputs at stride p, this FlexiViT at out_stride "
                        f"{backbone.out_stride}, so only p{backbone.out_stride} keeps the head's "
                        "input unchanged")
