@@ -140,3 +140,23 @@ def test_plain_vit_formats_refuse_token_keeping(monkeypatch, tmp_path, keeping, 
         export(monkeypatch, config, checkpoint, "--choice", "p8-k0.5", "--format", "timm",
                "--out", tmp_path / "vit.pth")
     assert "token keeping has no plain-ViT equivalent" in capsys.readouterr().err
+
+
+def test_stock_mmseg_vit_matches_at_any_size_when_maps_keep_the_grid_stride(monkeypatch,
+                                                                             tmp_path):
+    """With ``out_stride=None`` FlexiViT returns stride-p maps at every p, as mmseg's ViT."""
+    cfg = tiny_cfg(**OVERRIDES, **{"model.backbone.out_stride": None})
+    config = tmp_path / "grid.py"
+    cfg.dump(str(config))
+    torch.manual_seed(3)
+    model = build_segmentor(cfg).eval()
+    checkpoint = tmp_path / "grid.pth"
+    torch.save({"meta": {}, "state_dict": model.state_dict()}, checkpoint)
+    out = tmp_path / "vit_p16.pth"
+    export(monkeypatch, config, checkpoint, "--choice", "p16", "--format", "mmseg-vit",
+           "--out", out)
+    stock = build_exported(out.with_suffix(".py"), out)
+    images = torch.rand(2, 3, 64, 64)
+    expected, actual = logits(model, "p16", images), logits(stock, None, images)
+    assert expected.shape == actual.shape
+    assert (expected - actual).abs().max() <= 1e-4
