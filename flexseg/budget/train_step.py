@@ -56,13 +56,13 @@ def accumulated_train_step(model: nn.Module, data_batch: dict | tuple | list,
     with optim_wrapper.optim_context(model):
         data = module.data_preprocessor(data_batch, True)
     target = distiller.external_target(data) if distiller is not None else None
-    capture = distiller.module if distiller is not None else None
     per_choice = []
     for index, choice in enumerate(choices):
         backbone.activate(choice)
         with _sync_context(model, synchronise=index == len(choices) - 1):
-            with optim_wrapper.optim_context(model), \
-                    (capture_output(capture) if capture else contextlib.nullcontext({})) as out:
+            capturing = (capture_output(distiller.module) if distiller is not None
+                         else contextlib.nullcontext({}))
+            with optim_wrapper.optim_context(model), capturing as out:
                 losses = model._run_forward(data, mode="loss")
             loss, log_vars = module.parse_losses(losses)
             if distiller is not None and target is None:
