@@ -52,7 +52,8 @@ RECIPES = {  # job stem -> label
     "flex-teacher": "teacher distillation",
     "flex-teacher-init": "teacher distillation + init",
 }
-TEACHER = {"flex-teacher": "fixed-p8", "flex-teacher-init": "fixed-p8"}
+TEACHER = {"flex-teacher": "fixed-p8", "flex-teacher-init": "fixed-p8",
+           "flex-teacher-init-grid-stride": "fixed-p8"}
 EVERY_SIZE = Evaluation("every-size", "model = dict(backbone=dict(patch_sizes=%s))"
                         % list(PATCH_SIZES))
 
@@ -79,12 +80,12 @@ def fixed(size: int, iters: int, suffix: str = "") -> Job:
                evals=evals)
 
 
-def teacher_distill(name: str, teacher: str, init: bool, iters: int) -> Job:
+def teacher_distill(name: str, teacher: str, init: bool, iters: int, extra: str = "") -> Job:
     text = f"""
 train_cfg = dict(distill=dict(mode='teacher', init_student={init}, teacher=dict(
     config='{{root}}/{teacher}/config.py', checkpoint='{{root}}/{teacher}/final.pth')))
 """
-    return Job(name, MAIN_CONFIG, schedule(iters) + text, needs=(teacher,))
+    return Job(name, MAIN_CONFIG, schedule(iters) + text + extra, needs=(teacher,))
 
 
 def anchor(name: str, dim: int, depth: int, heads: int, indices: tuple, iters: int) -> Job:
@@ -129,6 +130,9 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(12, iters),
         fixed(6, iters),
         teacher_distill("flex-teacher", "fixed-p8", False, iters),
+        # Maps at the token grid's stride: neck and head shrink with the patch size.
+        teacher_distill("flex-teacher-init-grid-stride", "fixed-p8", True, iters,
+                        "model = dict(backbone=dict(out_stride=None))"),
         fixed(8, long, "-4x"),
         Job("flex-uniform-4x", MAIN_CONFIG, schedule(long)),
         teacher_distill("flex-teacher-init-4x", "fixed-p8-4x", True, long),
@@ -312,6 +316,20 @@ def joint_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
     return "\n\n".join([table, summary, listing]), curves
 
 
+def grid_stride_section(data: Collected) -> str:
+    """Maps at a fixed stride 8 vs at the token grid's own stride, same recipe."""
+    fixed8, grid = data.points("flex-teacher-init"), data.points("flex-teacher-init-grid-stride")
+    if not grid:
+        return "Not measured yet."
+    rows = [[choice,
+             f"{fixed8[choice].gflops:.3f}" if choice in fixed8 else None,
+             fixed8[choice].value if choice in fixed8 else None,
+             f"{grid[choice].gflops:.3f}" if choice in grid else None,
+             grid[choice].value if choice in grid else None] for choice in size_ids()]
+    return markdown_table(["patch", "GFLOPs, stride 8", "mIoU, stride 8", "GFLOPs, grid stride",
+                           "mIoU, grid stride"], rows)
+
+
 def half_teacher(data: Collected, iters: int) -> str:
     value = data.value("fixed-p8-half", "p8")
     if value is None:
@@ -380,6 +398,10 @@ only a rough guide, not comparable with the README's timings):
 ## A teacher within the main job's time?
 
 {half_teacher(data, iters)}
+
+## Output maps at the token grid's stride (`out_stride=None`), teacher distillation + init
+
+{grid_stride_section(data)}
 
 ## Stitched ViT ({iters} iterations each stage)
 
