@@ -30,7 +30,7 @@ from flexseg.layers import (KeptTokens, block_flops, check_keep_options, importa
                             windowed_block_flops)
 from flexseg.layers.grid import FIT_MODES
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
-from flexseg.models.contract import Choice, FlexibleBackbone
+from flexseg.models.contract import Choice, FlexibleBackbone, format_ids
 from flexseg.models.flexivit import FlexiViT
 from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step, keep_step,
                                         run_ops, shared_prefix_outputs)
@@ -43,6 +43,17 @@ Size2d = tuple[int, int]
 SHARED_KEYS = ("img_size", "patch_size", "patch_sizes", "in_chans", "fit", "out_indices",
                "out_stride", "final_norm", "frozen", "attn_only", "keep_points", "keep_rates",
                "keep_score", "with_cp")
+
+
+def _restrict(space: list[Route], ids: Sequence[str] | None) -> list[Route]:
+    """The routes of ``space`` named in ``ids`` (all of them for None)."""
+    if ids is None:
+        return space
+    unknown = sorted(set(ids) - {route.id for route in space})
+    if unknown or not ids:
+        raise ValueError(f"choices must name routes of the space, got {list(ids)}; "
+                         f"available: {format_ids(space)}")
+    return [route for route in space if route.id in set(ids)]
 
 
 @register_model
@@ -64,6 +75,9 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             a 12/24 pair).
         boundaries: where routes may change anchor, counted in small blocks (default: after
             every small block but the last).
+        choices: restrict the space to these choice ids (an exported fixed-budget model pins
+            one); the stitching layers of every route of ``routes`` are still built, so a
+            checkpoint of the whole space loads unchanged.
         lora_rank: rank of the trainable update of every stitching layer (0: bias only).
         out_indices: small-anchor block index of each output level (negative counts from the
             end); the last block must be one of them. Default: four evenly spaced levels.
@@ -76,7 +90,8 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                  lora_rank: int = 16, out_indices: Sequence[int] | None = None,
                  out_stride: int | None = 16, keep_points: Sequence[int] = (),
                  keep_rates: Sequence[float] = (1.0,), keep_score: str = "cls",
-                 with_cp: bool = False, init_cfg: dict | list | None = None) -> None:
+                 choices: Sequence[str] | None = None, with_cp: bool = False,
+                 init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if fit not in FIT_MODES:
             raise ValueError(f"fit must be one of {FIT_MODES}, got {fit!r}")
@@ -111,7 +126,8 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                              LARGE: {self.ratio * (unit + 1) - 1 for unit in self.keep_points}}
         self._check_keeps_global()
         plain = enumerate_routes(self.small.depth, self.large.depth, routes, boundaries)
-        self._space = [replace(route, keep_rate=rate) for route in plain for rate in keep_rates]
+        self._space = _restrict([replace(route, keep_rate=rate)
+                                 for route in plain for rate in keep_rates], choices)
         self._stitch_specs = {stitch.key: stitch for route in plain
                               for stitch in route.stitches()}
         self.stitches = nn.ModuleDict({

@@ -1,6 +1,6 @@
 """tools/export.py on a detector: the exported model (the backbone pinned to one choice, the
 rest of the detector unchanged) predicts exactly what the flexible model predicts at that
-choice."""
+choice, for a FlexiViT patch size and a stitched route."""
 import runpy
 import sys
 
@@ -14,24 +14,34 @@ from tests.detection.conftest import (TINY_CONFIGS, build_detector, data_options
                                       load_cfg)
 
 
-def test_exported_detector_predicts_as_the_flexible_one(monkeypatch, tmp_path, coco_digitseg):
-    cfg = load_cfg(TINY_CONFIGS["flexivit"], **data_options(coco_digitseg, batch_size=2))
+# A patch size other than the default, and a route that crosses from the large anchor to the
+# small one (its stitching layer and the small anchor's tail both matter).
+PINNED = {"flexivit": "p4", "snnet": "l1-s1"}
+
+
+@pytest.mark.parametrize("name", PINNED)
+def test_exported_detector_predicts_as_the_flexible_one(monkeypatch, tmp_path, coco_digitseg,
+                                                        name):
+    cfg = load_cfg(TINY_CONFIGS[name], **data_options(coco_digitseg, batch_size=2))
+    choice = PINNED[name]
     torch.manual_seed(0)
     flexible = build_detector(cfg)
     flexible.init_weights()
+    batch = flexible.data_preprocessor(first_batch(cfg, "val"), False)
+    if hasattr(flexible.backbone, "fit_stitches"):
+        flexible.backbone.fit_stitches([batch["inputs"]])
     checkpoint = tmp_path / "flexible.pth"
     torch.save({"meta": {}, "state_dict": flexible.state_dict()}, checkpoint)
-    monkeypatch.setattr(sys, "argv", ["export.py", str(TINY_CONFIGS["flexivit"]),
-                                      str(checkpoint), "--choice", "p4",
-                                      "--out", str(tmp_path / "p4.pth")])
+    monkeypatch.setattr(sys, "argv", ["export.py", str(TINY_CONFIGS[name]),
+                                      str(checkpoint), "--choice", choice,
+                                      "--out", str(tmp_path / "pinned.pth")])
     runpy.run_path(str(REPO / "tools/export.py"), run_name="__main__")
 
-    exported_cfg = Config.fromfile(str(tmp_path / "p4.py"))
+    exported_cfg = Config.fromfile(str(tmp_path / "pinned.py"))
     exported = build_detector(exported_cfg)
-    load_checkpoint(exported, str(tmp_path / "p4.pth"), map_location="cpu", strict=True)
-    assert [c.id for c in exported.backbone.space()] == ["p4"]
-    batch = flexible.data_preprocessor(first_batch(cfg, "val"), False)
-    flexible.eval().backbone.activate("p4")
+    load_checkpoint(exported, str(tmp_path / "pinned.pth"), map_location="cpu", strict=True)
+    assert [c.id for c in exported.backbone.space()] == [choice]
+    flexible.eval().backbone.activate(choice)
     exported.eval()
     with torch.no_grad():
         want = flexible.predict(batch["inputs"], batch["data_samples"])

@@ -104,3 +104,23 @@ def test_kinds_without_enough_boundaries_are_refused():
     with pytest.raises(ValueError, match="'S-L-S' needs 2 stitch boundaries"):
         enumerate_routes(2, 4)
     assert len(enumerate_routes(2, 4, kinds=("S", "L", "S-L", "L-S"))) == 4
+
+
+def _tiny_stitched(**kwargs) -> StitchedViT:
+    return StitchedViT(dict(embed_dim=16, depth=2, num_heads=2),
+                       dict(embed_dim=24, depth=4, num_heads=2), img_size=32, patch_size=8,
+                       routes=("S", "L", "S-L", "L-S"), **kwargs)
+
+
+def test_choices_pin_the_space_and_keep_every_stitching_layer():
+    whole = _tiny_stitched()
+    pinned = _tiny_stitched(choices=["l1-s1"])
+    assert [route.id for route in pinned.space()] == ["l1-s1"]
+    assert pinned.active_choice.id == "l1-s1"
+    assert pinned.state_dict().keys() == whole.state_dict().keys()
+
+
+def test_choices_outside_the_space_are_refused_with_the_available_ids():
+    with pytest.raises(ValueError, match=r"choices must name routes of the space, got "
+                                         r"\['l1-s1', 's3-l4'\]; available: S, L, s0-l2"):
+        _tiny_stitched(choices=["l1-s1", "s3-l4"])
