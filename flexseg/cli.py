@@ -15,8 +15,9 @@ import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import MODELS, init_default_scope
 
-from flexseg.compat import (adapt_config_to_device, add_random_state_hook,
-                            allow_mmengine_checkpoints, init_cpu_distributed)
+from flexseg.compat import (adapt_config_to_device, add_resume_hooks,
+                            allow_mmengine_checkpoints, init_cpu_distributed,
+                            make_local_writes_atomic)
 from flexseg.compat.distributed import collective_timeout
 
 DEBUG_ENV = "FLEXSEG_DEBUG"
@@ -57,7 +58,8 @@ def load_config(args: argparse.Namespace) -> Config:
     adapt_config_to_device(cfg)
     init_cpu_distributed(args.launcher, collective_timeout(cfg))
     allow_mmengine_checkpoints()
-    add_random_state_hook(cfg)
+    make_local_writes_atomic()
+    add_resume_hooks(cfg)
     return cfg
 
 

@@ -6,7 +6,9 @@ drop path and anything else drawing from the main process's generators diverge a
 already match). ``RandomStateHook`` stores torch's (CPU and CUDA), NumPy's and Python's states
 with every checkpoint and restores them when the checkpoint is resumed. Validation can draw from
 the same generators between a checkpoint and the next iteration, so the multi-budget loops run
-inside ``preserved_random_state``.
+inside ``preserved_random_state``. A resumed iteration-based loop first fetches (and throws
+away) the batches already trained; with ``num_workers=0`` their augmentations draw from the
+main process's generators, so those fetches run with the generators preserved.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
+from mmengine.runner import IterBasedTrainLoop
 
 KEY = "random_states"
 
@@ -66,11 +69,29 @@ class RandomStateHook(Hook):
         (weights loaded with ``load_from`` start a new run)."""
         if self.loaded is not None and runner.iter > 0:
             restore_random_state(self.loaded)
+            loop = runner.train_loop
+            if isinstance(loop, IterBasedTrainLoop):
+                loop.dataloader_iterator = SkipWithoutDrawing(loop, runner.iter)
         self.loaded = None
 
 
-def add_random_state_hook(cfg) -> None:
-    """Add ``RandomStateHook`` to a config's ``custom_hooks`` unless it is there."""
-    hooks = list(cfg.get("custom_hooks") or [])
-    if not any(hook.get("type") == "RandomStateHook" for hook in hooks):
-        cfg.custom_hooks = [*hooks, dict(type="RandomStateHook")]
+class SkipWithoutDrawing:
+    """Stands in for an iteration-based loop's data iterator while the loop skips the
+    ``count`` batches a resumed run already trained: they are fetched with the random
+    generators preserved, then the loop gets its own iterator back."""
+
+    def __init__(self, loop: IterBasedTrainLoop, count: int) -> None:
+        self.loop = loop
+        self.iterator = loop.dataloader_iterator
+        self.remaining = count
+
+    def __iter__(self) -> SkipWithoutDrawing:
+        return self
+
+    def __next__(self):
+        self.remaining -= 1
+        if self.remaining <= 0:
+            self.loop.dataloader_iterator = self.iterator
+        with preserved_random_state():
+            return next(self.iterator)
+
