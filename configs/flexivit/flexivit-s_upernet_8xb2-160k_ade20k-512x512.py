@@ -6,6 +6,4 @@ model = dict(
         embed_dim=embed_dim,
         num_heads=6,
         init_cfg=dict(type='Pretrained', checkpoint='pretrain/flexivit_s_i1k.npz')),
-    neck=dict(in_channels=[embed_dim] * 4, out_channels=embed_dim),
-    decode_head=dict(in_channels=[embed_dim] * 4),
-    auxiliary_head=dict(in_channels=embed_dim))
+    neck=dict(in_channels=[embed_dim] * 4))

@@ -33,9 +33,7 @@ model = dict(
         lora_rank=16,
         out_indices=(3, 5, 7, 11),  # small-anchor blocks; large blocks 7, 11, 15, 23
         out_stride=16),
-    neck=dict(in_channels=[out_channels] * 4, out_channels=out_channels),
-    decode_head=dict(in_channels=[out_channels] * 4),
-    auxiliary_head=dict(in_channels=out_channels))
+    neck=dict(in_channels=[out_channels] * 4))
 custom_hooks = [dict(type='StitchInitHook', num_batches=16)]
 train_cfg = dict(sampler=dict(_delete_=True, strategy='ros', gap_gflops=10.0))
 # Validation on a spread of routes from S to L; the test evaluates all 134.
