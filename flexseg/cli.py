@@ -19,6 +19,7 @@ from flexseg.compat import (adapt_config_to_device, add_resume_hooks,
                             allow_mmengine_checkpoints, init_cpu_distributed,
                             make_local_writes_atomic)
 from flexseg.compat.distributed import collective_timeout
+from flexseg.datasets.unreadable import CONFIG_KEY as SKIP_UNREADABLE, handle_unreadable_samples
 
 DEBUG_ENV = "FLEXSEG_DEBUG"
 # Errors caused by what the user passed: reported in one line instead of a deep traceback.
@@ -60,6 +61,7 @@ def load_config(args: argparse.Namespace) -> Config:
     allow_mmengine_checkpoints()
     make_local_writes_atomic()
     add_resume_hooks(cfg)
+    handle_unreadable_samples(cfg.get(SKIP_UNREADABLE, False))
     return cfg
 
 
@@ -87,17 +89,7 @@ def run_cli(main: Callable[[], None]) -> None:
     except USER_ERRORS as error:
         if os.environ.get(DEBUG_ENV) == "1":
             raise
-        message = str(error).strip("'\"") or type(error).__name__
-        print(f"error: {message}", file=sys.stderr)
-        print(f"(set {DEBUG_ENV}=1 for the full traceback)", file=sys.stderr)
-        sys.exit(2)
-    except AssertionError as error:
-        # A worker's error carries its traceback, source line included: the file is last.
-        unreadable = re.findall(r"failed to load image: ([^\s'\"{}]+)", str(error))
-        if os.environ.get(DEBUG_ENV) == "1" or not unreadable:
-            raise
-        print(f"error: cannot read image {unreadable[-1]} (truncated, empty or not an "
-              "image); fix or remove it", file=sys.stderr)
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         print(f"(set {DEBUG_ENV}=1 for the full traceback)", file=sys.stderr)
         sys.exit(2)
     except RuntimeError as error:
@@ -112,6 +104,16 @@ def run_cli(main: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         traceback.print_exc(limit=0)
         sys.exit(130)
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message; for one re-raised from a data-loader worker (whose message holds
+    the worker's traceback) the original message, the traceback's last line."""
+    message = str(error).strip("'\"") or type(error).__name__
+    if "Original Traceback" in message:
+        last = message.strip().splitlines()[-1]
+        message = re.sub(r"^[\w.]+: ", "", last)
+    return message
 
 
 def _is_collective_timeout(error: RuntimeError) -> bool:

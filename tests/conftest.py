@@ -1,4 +1,5 @@
 """Shared fixtures: the repository root and a small DigitSeg set generated once per session."""
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -32,6 +33,21 @@ def small_digitseg(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("digitseg")
     ensure_digitseg(root, coco=False, num_train=24, num_val=8, seed=3)
     return root
+
+
+@pytest.fixture
+def digitseg_copy(tmp_path, small_digitseg) -> Path:
+    """A copy of the small DigitSeg set that a test may damage."""
+    copy = tmp_path / "data"
+    shutil.copytree(small_digitseg, copy)
+    return copy
+
+
+def break_file(path: Path, how: str) -> None:
+    """Make a file unreadable: 'truncated' (first half), 'empty' or 'not an image'."""
+    data = path.read_bytes()
+    path.write_bytes({"truncated": data[: len(data) // 2], "empty": b"",
+                      "not an image": b"label map"}[how])
 
 
 def free_port() -> int:

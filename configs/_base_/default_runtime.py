@@ -13,3 +13,6 @@ log_level = 'INFO'
 load_from = None
 resume = False
 tta_model = dict(type='SegTTAModel')
+# True: training skips samples whose image or annotation file cannot be read, and the
+# multi-budget evaluation loops drop them before the pass; both warn with the count.
+skip_unreadable_samples = False

@@ -19,3 +19,6 @@ log_processor = dict(type='BudgetLogProcessor', by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
+# True: training skips samples whose image or annotation file cannot be read, and the
+# multi-budget evaluation loops drop them before the pass; both warn with the count.
+skip_unreadable_samples = False

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import time
 from typing import Iterator, Sequence
 
@@ -38,13 +39,14 @@ import torch.nn as nn
 from mmengine.dist import all_reduce, is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
-from mmengine.registry import LOOPS
+from mmengine.registry import DATASETS, LOOPS
 from mmengine.runner.amp import autocast
 from mmengine.runner.base_loop import BaseLoop
 from torch.utils.data import DataLoader
 
 from flexseg.budget.space import BudgetEntry, build_budget_space, default_image_hw
 from flexseg.compat.random_state import preserved_random_state
+from flexseg.datasets.unreadable import CONFIG_KEY as SKIP_UNREADABLE, readable_subset
 from flexseg.evaluation.destinations import give_each_choice_its_destination
 from flexseg.evaluation.reference import load_reference_points
 from flexseg.evaluation.report import to_markdown, write_reports
@@ -94,6 +96,9 @@ class MultiBudgetLoop(BaseLoop):
         self.backbone = find_flexible(runner.model)
         if rule is not None and rule not in RULES:
             raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+        self.skipped: list[str] = []
+        if runner.cfg.get(SKIP_UNREADABLE, False) and isinstance(dataloader, dict):
+            dataloader = self._without_unreadable(dataloader)
         super().__init__(runner, dataloader)
         self.evaluator_cfg = evaluator
         self.choices = parse_choices(choices)
@@ -118,6 +123,20 @@ class MultiBudgetLoop(BaseLoop):
         self._share_prefixes = True  # until a batch shows the backbone sees other inputs
 
     # ----------------------------------------------------------------- set-up
+    def _without_unreadable(self, dataloader: dict) -> dict:
+        """The dataloader config with its dataset built and stripped of unreadable samples
+        (``skip_unreadable_samples``); the count is logged now and with the results."""
+        dataset = dataloader["dataset"]
+        if isinstance(dataset, dict):
+            dataset = DATASETS.build(dataset)
+        total = len(dataset)
+        self.skipped = readable_subset(dataset)
+        if self.skipped:
+            print_log(f"multi-budget {self.stage}: skipping {len(self.skipped)} of {total} "
+                      f"samples whose files cannot be read: {' | '.join(self.skipped)}",
+                      logger="current", level=logging.WARNING)
+        return {**dataloader, "dataset": dataset}
+
     def _build_evaluator(self, choice_id: str) -> Evaluator:
         """The choice's own copy of the evaluator; metrics writing files get their own
         destination (``destinations``)."""
@@ -242,8 +261,10 @@ class MultiBudgetLoop(BaseLoop):
         if is_main_process():
             paths = write_reports(results, self.out_dir, f"multibudget_{self.stage}",
                                   self.reference, self.plot_metrics)
+            skipped = (f"; {len(self.skipped)} unreadable samples skipped, metrics cover the "
+                       f"other {size}" if self.skipped else "")
             print_log(f"multi-budget {self.stage} results ({paths['json'].parent}/"
-                      f"multibudget_{self.stage}.{{json,csv,md,png}}):\n"
+                      f"multibudget_{self.stage}.{{json,csv,md,png}}{skipped}):\n"
                       f"{to_markdown(results)}", logger="current")
             stats = self._tree_stats
             if stats.ops_separately:

@@ -1,7 +1,7 @@
 """Bad input to the tools gives a short error naming the culprit, not a deep traceback."""
 import subprocess
 
-from tests.conftest import BASELINE_CONFIG, PYTHON, REPO, quick_run_options
+from tests.conftest import BASELINE_CONFIG, PYTHON, REPO, break_file, quick_run_options
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -89,15 +89,16 @@ def test_a_truncated_checkpoint_is_named(tmp_path, small_digitseg):
     _assert_short_error(result, f"checkpoint {path} is truncated")
 
 
-def test_an_unreadable_training_image_is_named(tmp_path, small_digitseg):
-    """mmcv's loader fails deep inside a data-loader worker; the tool names the file."""
-    import shutil
-
-    data = tmp_path / "data"
-    shutil.copytree(small_digitseg, data)
-    broken = sorted((data / "images/training").glob("*.jpg"))[0]
-    broken.write_bytes(broken.read_bytes()[:100])
+def test_unreadable_training_files_are_named(tmp_path, digitseg_copy):
+    """Loading fails deep inside a data-loader worker; the tool names both broken files of
+    the sample in one line."""
+    image = sorted((digitseg_copy / "images/training").glob("*.jpg"))[0]
+    annotation = digitseg_copy / "annotations/training" / image.with_suffix(".png").name
+    break_file(image, "truncated")
+    break_file(annotation, "truncated")
     result = _run("tools/train.py", str(BASELINE_CONFIG), "--work-dir", str(tmp_path / "w"),
-                  "--cfg-options", *quick_run_options(data), "train_dataloader.num_workers=1",
-                  "train_dataloader.batch_size=24")
-    _assert_short_error(result, f"cannot read image {broken}")
+                  "--cfg-options", *quick_run_options(digitseg_copy),
+                  "train_dataloader.num_workers=1", "train_dataloader.batch_size=24")
+    _assert_short_error(result, f"cannot read image {image} (truncated, empty or not an "
+                        f"image); annotation {annotation} (truncated",
+                        "skip_unreadable_samples=True")
