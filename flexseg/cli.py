@@ -19,6 +19,7 @@ from flexseg.compat import (adapt_config_to_device, add_resume_hooks,
                             allow_mmengine_checkpoints, init_cpu_distributed,
                             make_local_writes_atomic)
 from flexseg.compat.distributed import collective_timeout
+from flexseg.compat.task_match import check_dataset_task
 from flexseg.datasets.unreadable import CONFIG_KEY as SKIP_UNREADABLE, handle_unreadable_samples
 
 DEBUG_ENV = "FLEXSEG_DEBUG"
@@ -50,6 +51,7 @@ def load_config(args: argparse.Namespace) -> Config:
             raise KeyError(f"--cfg-options sets unknown config keys: {', '.join(unknown)} "
                            f"(top-level keys of {path}: {', '.join(sorted(cfg.keys()))})")
         cfg.merge_from_dict(args.cfg_options)
+    check_dataset_task(cfg)
     cfg.launcher = args.launcher
     os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
     if args.work_dir is not None:

@@ -146,7 +146,10 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         if fixed:
             raise ValueError(f"{', '.join(fixed)} cannot be set for the {name} anchor: "
                              f"StitchedViT sets {', '.join(SHARED_KEYS)} for both anchors")
-        return FlexiViT(**cfg, **shared)
+        try:
+            return FlexiViT(**cfg, **shared)
+        except ValueError as error:  # say which anchor's keys are wrong
+            raise ValueError(f"{name} anchor: {error}") from error
 
     def _resolve_levels(self, indices: Sequence[int] | None) -> list[int]:
         depth = self.small.depth

@@ -144,3 +144,14 @@ def test_windowed_blocks_process_dropped_tokens_and_global_blocks_skip_them():
     assert dropped.all()  # every token changed in the windowed block
     unchanged = ((last - after_window).abs().sum(1) == 0)[0]
     assert unchanged.sum() == 16 - 4  # the 12 dropped tokens skip the global block
+
+
+@pytest.mark.parametrize("small,large,message", [
+    (dict(window_size=0), None, "small anchor: window_size must be an integer >= 1"),
+    (None, dict(window_size=2, global_indices=(6,)),
+     r"large anchor: global_indices \[6\] are outside the 6 blocks; allowed: block indices "
+     r"0 to 5"),
+])
+def test_bad_window_options_of_an_anchor_name_the_anchor_and_the_key(small, large, message):
+    with pytest.raises(ValueError, match=message):
+        _stitched(small=small, large=large)
