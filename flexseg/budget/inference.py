@@ -15,6 +15,7 @@ import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.structures import BaseDataElement
 
+from flexseg.layers import explicit_attention
 from flexseg.models.contract import unwrap
 
 Size2d = tuple[int, int]
@@ -60,13 +61,30 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
             module.training = training
 
 
+def _analyzer(forward: InferenceForward) -> FlopAnalyzer:
+    analyzer = FlopAnalyzer(forward, (forward.synthetic_images(),))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    return analyzer
+
+
 def count_flops_outside_backbone(model: nn.Module, image_hw: Size2d) -> int:
     """mmengine's multiply-add count of one ``image_hw`` image through the inference path,
     minus what it attributes to the backbone (whose count misses fused attention and includes
     one-off derived weights, so the backbone is costed analytically instead)."""
     forward = InferenceForward(model, image_hw)
     with torch.no_grad(), eval_mode(forward):
-        analyzer = FlopAnalyzer(forward, (forward.synthetic_images(),))
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
+        analyzer = _analyzer(forward)
         return int(analyzer.total() - analyzer.total(BACKBONE_SCOPE))
+
+
+def count_flops_explicitly(model: nn.Module, image_hw: Size2d) -> tuple[int, int]:
+    """(whole model, backbone) multiply-adds of one ``image_hw`` image as mmengine's counter
+    finds them with attention as explicit matmuls, after a warm-up pass that caches what the
+    backbone derives from its weights (resized kernels, merged stitching maps): the
+    independent count the analytic backbone FLOPs are checked against."""
+    forward = InferenceForward(model, image_hw)
+    with torch.no_grad(), eval_mode(forward), explicit_attention(forward):
+        forward(forward.synthetic_images())
+        analyzer = _analyzer(forward)
+        return int(analyzer.total()), int(analyzer.total(BACKBONE_SCOPE))

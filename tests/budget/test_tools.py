@@ -1,11 +1,10 @@
-"""tools/get_flops.py and tools/benchmark_latency_rank.py, run as scripts in this process."""
+"""tools/get_flops.py, run as a script in this process."""
 import json
 import runpy
 import sys
 
 import pytest
 
-from flexseg.budget import latency
 from tests.conftest import BASELINE_CONFIG, REPO
 
 CONFIG = REPO / "tests/budget/budget_config.py"
@@ -37,20 +36,3 @@ def test_get_flops_explains_a_backbone_that_is_not_flexible(monkeypatch, capsys)
         _run_tool(monkeypatch, "get_flops.py", str(BASELINE_CONFIG))
     assert exit_info.value.code == 2
     assert "VisionTransformer is not a flexible backbone" in capsys.readouterr().err
-
-
-def test_latency_benchmark_prints_each_choice_and_the_rank_correlation(monkeypatch, capsys):
-    # Timings made up in the reverse order of the GFLOPs: the printed rho must be -1.
-    def reversed_latencies(model, space, batch_size, rounds, warmup):
-        assert (batch_size, rounds, warmup) == (2, 3, 1)
-        return {entry.id: 100.0 - 10 * index for index, entry in enumerate(space)}
-
-    monkeypatch.setattr(latency, "median_latencies_ms", reversed_latencies)
-    _run_tool(monkeypatch, "benchmark_latency_rank.py", str(CONFIG), "--rounds", "3",
-              "--warmup", "1", "--batch", "2")
-    out = capsys.readouterr().out
-    rows = [line.split() for line in out.splitlines() if line.strip().startswith("p")]
-    assert [row[0] for row in rows] == ["p16", "p12", "p8", "p4"]
-    assert [float(row[2]) for row in rows] == [100.0, 90.0, 80.0, 70.0]
-    assert out.strip().endswith("over 4 choices: -1.000")
-    assert "batch 2" in out

@@ -1,11 +1,13 @@
 """Latency timing leaves the model as it found it; Spearman's rho on known rankings."""
 import pytest
 
+from flexseg.benchmark.latency_rank import median_latencies_ms, spearman_rho
 from flexseg.budget import build_budget_space
-from flexseg.budget.latency import median_latencies_ms, spearman_rho
+from tests.budget.conftest import build_segmentor
 
 
-def test_every_choice_is_timed_and_the_model_is_left_as_it_was(tiny_segmentor):
+def test_every_choice_is_timed_and_the_model_is_left_as_it_was():
+    tiny_segmentor = build_segmentor()
     space = build_budget_space(tiny_segmentor, (64, 64))
     tiny_segmentor.backbone.activate("p12")
     tiny_segmentor.train()

@@ -1,0 +1,118 @@
+"""P3b: evaluating many choices by shared prefixes (``FlexibleBackbone.forward_choices``,
+``models.prefix_tree``) against one pass per choice.
+
+Two spaces: the DeiT-III S/L stitched backbone of the ADE20K config (134 routes) at 224 x 224,
+batch 1, random weights, the backbone alone; and the DigitSeg stitched model (32 routes) at
+its 64 x 64 size, batch 16, the whole model (the neck and head run once per route on both
+sides, as the multi-budget loops run them). Eval mode, no gradients, interleaved rounds; the
+figure is the median per-round time ratio shared / separate.
+
+Beside it, the block-cost floor: the share of the separate passes' multiply-adds that the
+shared pass still runs, counted by torch's FLOP counter on one pass of each side (attention as
+explicit matmuls) — the ratio the time would reach if time followed multiply-adds — and the
+tree's operation counts (``TreeStats``).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from flexseg.budget import default_image_hw
+from flexseg.budget.inference import InferenceForward, eval_mode
+from flexseg.evaluation.loops import serve_outputs
+from flexseg.layers import explicit_attention
+from flexseg.models.contract import find_flexible
+from flexseg.models.prefix_tree import TreeStats
+
+from .models import build_config_backbone, build_config_model
+from .report import Goal, Row
+from .settings import ADE20K_STITCHED_CONFIG, STITCHED_CONFIG, Settings
+from .timing import interleaved, median_ratio, spread_text
+
+SIDES = ("shared", "separate")
+
+
+def _backbone_sides(backbone: nn.Module, x: torch.Tensor,
+                    stats: TreeStats) -> dict[str, Callable[[], object]]:
+    routes = backbone.space()
+
+    def shared() -> None:
+        for _ in backbone.forward_choices(x, routes, stats):
+            pass
+
+    def separate() -> None:
+        for route in routes:
+            backbone.activate(route)
+            backbone(x)
+
+    return dict(shared=shared, separate=separate)
+
+
+def _model_sides(model: nn.Module, forward: InferenceForward, images: torch.Tensor,
+                 stats: TreeStats) -> dict[str, Callable[[], object]]:
+    backbone = find_flexible(model)
+    routes = backbone.space()
+
+    def shared() -> None:
+        for route, maps in backbone.forward_choices(images, routes, stats):
+            backbone.activate(route)
+            with serve_outputs(backbone, images, maps):
+                forward(images)
+
+    def separate() -> None:
+        for route in routes:
+            backbone.activate(route)
+            forward(images)
+
+    return dict(shared=shared, separate=separate)
+
+
+def _counted(module: nn.Module, run: Callable[[], object]) -> int:
+    counter = FlopCounterMode(display=False)
+    with explicit_attention(module), counter:
+        run()
+    return counter.get_total_flops()
+
+
+def _row(name: str, module: nn.Module, sides: dict, stats: TreeStats, goal: Goal,
+         settings: Settings) -> Row:
+    with torch.no_grad(), eval_mode(module):
+        sides["shared"]()  # also caches merged stitching maps and resampled embeddings
+        ops = (stats.ops_run, stats.ops_separately)
+        counted = {side: _counted(module, run) for side, run in sides.items()}
+        times = interleaved(sides, settings.rounds_or(5), settings.warmup, f"P3b {name}",
+                            settings.show_progress)
+    floor = counted["shared"] / counted["separate"]
+    return Row("P3b", f"{name}: shared prefixes vs a pass per route",
+               median_ratio(times, "shared", "separate"), "x", goal,
+               f"floor {floor:.3f} (multiply-adds); operations {ops[0]} of {ops[1]}; at most {stats.peak_states} states; "
+               f"{spread_text(times['shared'])} vs {spread_text(times['separate'])}",
+               dict(floor=floor, multiply_adds={k: v // 2 for k, v in counted.items()},
+                    ops_run=ops[0], ops_separately=ops[1],
+                    peak_states=stats.peak_states, shared_s=times["shared"],
+                    separate_s=times["separate"]))
+
+
+def run(settings: Settings) -> list[Row]:
+    backbone = build_config_backbone(ADE20K_STITCHED_CONFIG,
+                                     settings.options(ADE20K_STITCHED_CONFIG), settings.device)
+    size = 32 if settings.quick else 224
+    stats = TreeStats()
+    x = torch.randn(1, 3, size, size, device=settings.device)
+    rows = [_row(f"DeiT-III S/L stitch, {len(backbone.space())} routes, {size} px, batch 1, "
+                 "backbone", backbone, _backbone_sides(backbone, x, stats), stats,
+                 Goal("<=", 0.45), settings)]
+    del backbone
+
+    cfg, model = build_config_model(STITCHED_CONFIG, settings.options(STITCHED_CONFIG),
+                                    settings.device)
+    batch = 2 if settings.quick else 16
+    forward = InferenceForward(model, default_image_hw(cfg), batch)
+    stats = TreeStats()
+    sides = _model_sides(model, forward, forward.synthetic_images(), stats)
+    rows.append(_row(f"DigitSeg stitch, {len(model.backbone.space())} routes, batch {batch}, "
+                     "whole model", model, sides, stats, Goal("<=", 0.5), settings))
+    return rows

@@ -1,0 +1,78 @@
+"""tools/benchmark.py --quick, run once in this process: every figure's rows reach the table
+and the JSON, and what holds whatever the timings does hold (same networks give the same
+loss, analytic FLOPs match the counter within 1%, the one pass gives the separate runs'
+metrics)."""
+import contextlib
+import io
+import json
+import math
+import runpy
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+# Rows per figure in a quick run.
+EXPECTED = {"P1": 2, "P2": 5, "P2s": 7, "P3a": 1, "P3b": 2, "P4": 6, "P5": 2, "P6": 2,
+            "MEM": 2, "PRICE": 1}
+
+
+def _run_tool(*args: str) -> str:
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.setattr(sys, "argv", ["benchmark.py", *args])
+        runpy.run_path(str(REPO / "tools/benchmark.py"), run_name="__main__")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory, small_digitseg):
+    path = tmp_path_factory.mktemp("benchmark") / "quick.json"
+    printed = _run_tool("--quick", "--json", str(path), "--data-root", str(small_digitseg))
+    return printed, json.loads(path.read_text())
+
+
+def _rows(document: dict, figure: str) -> list[dict]:
+    return [row for row in document["rows"] if row["figure"] == figure]
+
+
+def test_every_figure_reaches_the_table_and_the_json(quick):
+    printed, document = quick
+    counts = {figure: len(_rows(document, figure)) for figure in EXPECTED}
+    assert counts == EXPECTED
+    table = [line for line in printed.splitlines() if line.startswith("| ")][1:]
+    assert len(table) == len(document["rows"])
+    for line, row in zip(table, document["rows"]):
+        assert line.count("|") == 6, line  # no cell breaks the table
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        assert cells[0] == f"{row['figure']} {row['name']}"
+        assert cells[4] == f"`python tools/benchmark.py --only {row['figure']} --quick`"
+        assert math.isfinite(row["value"])
+        assert (row["goal"] is None) == (row["met"] is None)
+
+
+def test_what_holds_whatever_the_timings(quick):
+    _, document = quick
+    for row in _rows(document, "P4"):
+        assert abs(row["value"] - 1) <= 0.01, row["name"]
+    same_network = [row for row in _rows(document, "P2") if row["details"]["losses"]]
+    assert len(same_network) == 3  # p8, p16 at the grid stride, the stitched L anchor
+    for row in same_network:
+        ours, stock = row["details"]["losses"]
+        assert ours == pytest.approx(stock, rel=1e-5), row["name"]
+    assert all(row["details"]["max_abs_difference"] < 1e-5 for row in _rows(document, "P1"))
+    assert _rows(document, "P3a")[0]["details"]["same_metrics"]
+    for row in _rows(document, "P3b"):
+        details = row["details"]
+        assert 0 < details["floor"] < 1
+        assert details["ops_run"] < details["ops_separately"]
+    assert all(row["details"]["with_cp"]["step_bytes"] > 0 for row in _rows(document, "MEM"))
+
+
+def test_an_unknown_figure_is_named_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _run_tool("--only", "P1,P9")
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "error: unknown figure P9; known: P1, P2, P2s, P3a, P3b, P4, P5, P6, MEM, PRICE")
