@@ -111,7 +111,8 @@ def run_cli(main: Callable[[], None]) -> None:
 def _one_line(error: BaseException) -> str:
     """The error's message; for one re-raised from a data-loader worker (whose message holds
     the worker's traceback) the original message, the traceback's last line."""
-    message = str(error).strip("'\"") or type(error).__name__
+    text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+    message = str(text) or type(error).__name__  # a KeyError's str() is its quoted repr
     if "Original Traceback" in message:
         last = message.strip().splitlines()[-1]
         message = re.sub(r"^[\w.]+: ", "", last)

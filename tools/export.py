@@ -21,6 +21,7 @@ from flexseg.compat import allow_mmengine_checkpoints
 from flexseg.compat.checkpoint_fit import check_checkpoint_fits
 from flexseg.evaluation import load_results, select_choices
 from flexseg.evaluation.export import FORMATS, export_fixed_budget
+from flexseg.layers.checks import check_size
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,7 +51,7 @@ def image_size(args: argparse.Namespace, cfg: Config) -> tuple[int, int]:
     size = [size] if isinstance(size, int) else list(size)
     if len(size) not in (1, 2):
         raise ValueError(f"--image-size takes H or H W, got {size}")
-    return (size[0], size[-1])
+    return check_size("--image-size", (size[0], size[-1]))
 
 
 def main() -> None:
@@ -61,13 +62,13 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    image_hw = image_size(args, cfg)
     init_default_scope(cfg.get("default_scope", "mmseg"))
     allow_mmengine_checkpoints()
     model = MODELS.build(cfg.model)
     check_checkpoint_fits(model, args.checkpoint)
     load_checkpoint(model, args.checkpoint, map_location="cpu", strict=True)
     model.eval()
-    image_hw = image_size(args, cfg)
     choice = args.choice
     if args.budget is not None:
         previous = load_results(args.results) if args.results else None

@@ -11,6 +11,7 @@ from mmengine.config import DictAction
 
 from flexseg.budget import build_budget_space, default_image_hw, format_table
 from flexseg.cli import build_model_for_analysis, run_cli
+from flexseg.layers.checks import check_size
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,8 +27,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    shape = check_size("--shape H W", tuple(args.shape)) if args.shape else None
     cfg, model = build_model_for_analysis(args)
-    image_hw = tuple(args.shape) if args.shape else default_image_hw(cfg)
+    image_hw = shape or default_image_hw(cfg)
     space = build_budget_space(model, image_hw)
     print(format_table(space))
     if args.json:

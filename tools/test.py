@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 import flexseg.evaluation  # noqa: F401  (registers the multi-budget loops)
 from flexseg.cli import add_common_args, load_config, run_cli
 from flexseg.compat.checkpoint_fit import check_checkpoint_fits
+from flexseg.evaluation.selection import ALL, parse_budgets, parse_choices
 
 MULTI_BUDGET_LOOP = "MultiBudgetTestLoop"
 BUDGET_VISUALIZATION = "BudgetVisualizationHook"
@@ -81,6 +82,8 @@ def enable_multi_budget(cfg, args: argparse.Namespace) -> None:
                  reference=args.reference)
     if all(value is None for value in flags.values()):
         return
+    parse_choices(args.choices or ALL)  # refused here, before anything is built
+    parse_budgets(args.budgets)
     loop = dict(cfg.get("test_cfg") or {})
     if loop.get("type") != MULTI_BUDGET_LOOP:
         loop = dict(type=MULTI_BUDGET_LOOP, fp16=loop.get("fp16", False))

@@ -3,6 +3,7 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v]
 """
 import argparse
+from pathlib import Path
 
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -35,6 +36,8 @@ def main() -> None:
     if args.resume == "auto":
         cfg.resume, cfg.load_from = True, resume_checkpoint(cfg.work_dir)
     elif args.resume is not None:
+        if not Path(args.resume).is_file():
+            raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
         if "auto_scale_lr" not in cfg or "base_batch_size" not in cfg.auto_scale_lr:

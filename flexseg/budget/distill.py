@@ -25,6 +25,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import MODELS
 
+from flexseg.layers.checks import is_number
 from flexseg.models.checkpoint import unwrap_state_dict
 from flexseg.models.contract import FlexibleBackbone, find_flexible, unwrap
 
@@ -199,13 +200,17 @@ class DistillConfig:
                              f"{self.distance!r}")
         for name in ("weight", "task_weight"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
+            if not is_number(value) or value < 0:
                 raise ValueError(f"distill.{name} must be a non-negative number, got {value!r}")
-        if not isinstance(self.temperature, (int, float)) or self.temperature <= 0:
+        if not is_number(self.temperature) or self.temperature <= 0:
             raise ValueError(f"distill.temperature must be positive, got {self.temperature!r}")
+        if not isinstance(self.module, str) or not self.module:
+            raise ValueError(f"distill.module must name a submodule of the model, e.g. "
+                             f"'decode_head', got {self.module!r}")
         if self.mode == "teacher":
-            teacher = self.teacher or {}
-            if set(teacher) - {"config", "checkpoint", "choice"} or \
+            teacher = self.teacher
+            if not isinstance(teacher, Mapping) or \
+                    set(teacher) - {"config", "checkpoint", "choice"} or \
                     not {"config", "checkpoint"} <= set(teacher):
                 raise ValueError("distill.mode='teacher' needs teacher=dict(config=..., "
                                  "checkpoint=...[, choice=...]), got " + repr(self.teacher))

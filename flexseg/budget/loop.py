@@ -35,7 +35,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch.nn as nn
 from mmengine.logging import print_log
@@ -43,7 +43,7 @@ from mmengine.registry import LOOPS
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from torch.nn.parallel import DistributedDataParallel
 
-from flexseg.layers import to_2tuple
+from flexseg.layers.checks import check_size
 from flexseg.models.contract import FlexibleBackbone, find_flexible
 
 from .log_processor import CHOICE_INFO, BudgetLogProcessor
@@ -104,13 +104,19 @@ class BudgetTraining:
     def __init__(self, runner, sampler: dict | None, image_hw: Sequence[int] | None,
                  eval_choice: str | None, distill: dict | None = None) -> None:
         self.runner = runner
+        for name, value, example in (("sampler", sampler, "dict(strategy='uniform')"),
+                                     ("distill", distill, "dict(mode='inplace')")):
+            if value is not None and not isinstance(value, Mapping):
+                raise ValueError(f"train_cfg.{name} must be a dict such as {example} or None, "
+                                 f"got {value!r}")
         self.distill_cfg = DistillConfig.from_dict(distill) if distill is not None else None
         self.sampler_cfg = dict(sampler or {})
         unknown = sorted(set(self.sampler_cfg) - set(SAMPLER_KEYS))
         if unknown:
             raise ValueError(f"unknown sampler keys {', '.join(unknown)}; allowed: "
                              f"{', '.join(SAMPLER_KEYS)}")
-        self.image_hw = image_hw
+        self.image_hw = check_size("train_cfg.image_hw", image_hw) if image_hw is not None \
+            else None
         self.eval_choice = eval_choice
         self.backbone: FlexibleBackbone | None = None
         self.plan: TrainingPlan | None = None
@@ -121,8 +127,7 @@ class BudgetTraining:
         """Measure the space and build the sampler; runs after a resume restored the seed."""
         runner = self.runner
         self.backbone = find_flexible(runner.model)
-        image_hw = (to_2tuple(self.image_hw) if self.image_hw is not None
-                    else default_image_hw(runner.cfg))
+        image_hw = self.image_hw or default_image_hw(runner.cfg)
         space = build_budget_space(runner.model, image_hw)
         self.plan = plan_training(space, self.sampler_cfg, self.distill_cfg, runner.seed)
         limited = space.restrict(self.sampler_cfg.get("min_gflops"),

@@ -23,10 +23,11 @@ the strategy's probabilities, in one optimizer step.
 from __future__ import annotations
 
 import abc
-import math
 from typing import Mapping
 
 import numpy as np
+
+from flexseg.layers.checks import check_int, is_int, is_number
 
 from .space import BudgetEntry, BudgetSpace
 
@@ -38,15 +39,14 @@ class ChoiceSampler(abc.ABC):
     """Draws the entries an iteration trains from ``space``."""
 
     def __init__(self, space: BudgetSpace, seed: int) -> None:
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
+        if not is_int(seed) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.space = space
         self.seed = int(seed)
 
     def generator(self, iteration: int) -> np.random.Generator:
         """The random stream of one iteration, identical wherever and whenever it is made."""
-        if iteration < 0:
-            raise ValueError(f"iteration must be >= 0, got {iteration}")
+        check_int("iteration", iteration, 0)
         return np.random.default_rng([self.seed, iteration])
 
     @abc.abstractmethod
@@ -63,7 +63,7 @@ class CategoricalSampler(ChoiceSampler):
         super().__init__(space, seed)
         self.probabilities = np.asarray(probabilities, dtype=float)
         possible = int(np.count_nonzero(self.probabilities))
-        if not isinstance(num_choices, (int, np.integer)) or not 1 <= num_choices <= possible:
+        if not is_int(num_choices) or not 1 <= num_choices <= possible:
             raise ValueError(f"num_choices must be an integer from 1 to {possible} (the "
                              f"choices that can be drawn: {', '.join(space.ids())}), got "
                              f"{num_choices!r}")
@@ -83,7 +83,7 @@ class SandwichSampler(ChoiceSampler):
 
     def __init__(self, space: BudgetSpace, seed: int, num_random: int) -> None:
         super().__init__(space, seed)
-        if not isinstance(num_random, int) or num_random < 0:
+        if not is_int(num_random) or num_random < 0:
             raise ValueError(f"num_random must be a non-negative integer, got {num_random!r}")
         self.num_random = num_random
 
@@ -98,7 +98,7 @@ class SandwichSampler(ChoiceSampler):
 
 def ros_groups(space: BudgetSpace, gap_gflops: float) -> list[list[BudgetEntry]]:
     """Non-empty fixed-width GFLOPs bins of width ``gap_gflops`` from the cheapest choice."""
-    if not gap_gflops > 0 or math.isinf(gap_gflops):
+    if not is_number(gap_gflops) or gap_gflops <= 0:
         raise ValueError(f"gap_gflops must be a positive number, got {gap_gflops!r}")
     bins: dict[int, list[BudgetEntry]] = {}
     for entry in space:
@@ -116,17 +116,21 @@ def ros_probabilities(space: BudgetSpace, gap_gflops: float) -> np.ndarray:
 def weighted_probabilities(space: BudgetSpace, weights: Mapping[str, float]) -> np.ndarray:
     """Normalised ``weights``, which must name exactly the choices of ``space``."""
     ids = space.ids()
-    unknown = sorted(set(weights) - set(ids))
+    if not isinstance(weights, Mapping):
+        raise ValueError(f"weights must be a dict {{choice id: weight}} over {', '.join(ids)}, "
+                         f"got {weights!r}")
+    unknown = sorted(set(weights) - set(ids), key=str)
     missing = [i for i in ids if i not in weights]
     if unknown or missing:
-        problems = ([f"unknown ids {', '.join(unknown)}"] if unknown else []) + \
+        problems = ([f"unknown ids {', '.join(map(str, unknown))}"] if unknown else []) + \
                    ([f"no weight for {', '.join(missing)}"] if missing else [])
         raise ValueError(f"weights must give one weight per choice of the space "
                          f"({', '.join(ids)}): {'; '.join(problems)}")
-    values = np.array([float(weights[i]) for i in ids])
-    if not np.all(np.isfinite(values)) or np.any(values < 0) or values.sum() <= 0:
-        raise ValueError(f"weights must be finite, non-negative and not all zero, got "
+    if not all(is_number(weights[i]) and weights[i] >= 0 for i in ids) or \
+            sum(weights[i] for i in ids) <= 0:
+        raise ValueError(f"weights must be finite, non-negative numbers, not all zero, got "
                          f"{dict(weights)}")
+    values = np.array([float(weights[i]) for i in ids])
     return values / values.sum()
 
 

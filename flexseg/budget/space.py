@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Sequence, overload
 import torch.nn as nn
 
 from flexseg.layers import to_2tuple
+from flexseg.layers.checks import check_number, check_size
 from flexseg.models.contract import Choice, FlexibleBackbone, find_flexible, unwrap
 
 from .inference import count_flops_outside_backbone
@@ -81,8 +82,8 @@ class BudgetSpace(Sequence[BudgetEntry]):
     def restrict(self, min_gflops: float | None = None,
                  max_gflops: float | None = None) -> BudgetSpace:
         """The entries with ``min_gflops <= gflops <= max_gflops`` (None: no limit)."""
-        low = float("-inf") if min_gflops is None else min_gflops
-        high = float("inf") if max_gflops is None else max_gflops
+        low = float("-inf") if min_gflops is None else check_number("min_gflops", min_gflops)
+        high = float("inf") if max_gflops is None else check_number("max_gflops", max_gflops)
         kept = [entry for entry in self._entries if low <= entry.gflops <= high]
         if not kept:
             raise ValueError(
@@ -135,7 +136,7 @@ def build_budget_space(model: nn.Module, image_hw: Size2d) -> BudgetSpace:
     Params count the backbone's ``params(choice)`` plus everything outside the backbone except
     training-only heads. The active choice is restored afterwards.
     """
-    image_hw = to_2tuple(image_hw)
+    image_hw = check_size("image_hw", image_hw)
     model = unwrap(model)
     backbone = find_flexible(model)
     original = backbone.active_choice

@@ -54,6 +54,7 @@ from flexseg.evaluation.results import (ChoiceResult, MultiBudgetResults, defaul
                                         is_higher_better, load_results, numeric_metrics)
 from flexseg.evaluation.selection import ALL, Selection, describe, parse_budgets, parse_choices
 from flexseg.evaluation.selection import select_choices
+from flexseg.layers.checks import check_list, check_size
 from flexseg.models.contract import find_flexible, unwrap
 from flexseg.models.prefix_tree import TreeStats
 
@@ -96,6 +97,7 @@ class MultiBudgetLoop(BaseLoop):
         self.backbone = find_flexible(runner.model)
         if rule is not None and rule not in RULES:
             raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+        _check_names(summary=summary, metric=metric, plot_metrics=plot_metrics)
         self.skipped: list[str] = []
         if runner.cfg.get(SKIP_UNREADABLE, False) and isinstance(dataloader, dict):
             dataloader = self._without_unreadable(dataloader)
@@ -110,7 +112,7 @@ class MultiBudgetLoop(BaseLoop):
         self.plot_metrics = list(plot_metrics) if plot_metrics else None
         self.summary = summary
         self.out_dir = out_dir or runner.work_dir
-        self.image_hw = tuple(image_hw) if image_hw else None
+        self.image_hw = check_size("image_hw", image_hw) if image_hw is not None else None
         self.fp16 = fp16
         self.dataset_meta = getattr(self.dataloader.dataset, "metainfo", None)
         if self.dataset_meta is not None:
@@ -306,6 +308,20 @@ class MultiBudgetLoop(BaseLoop):
         per_choice = {f"{e.id}/{name}": value
                       for e, metrics in zip(entries, raw) for name, value in metrics.items()}
         return {**summary, **per_choice}
+
+
+def _check_names(summary: object, metric: object, plot_metrics: object) -> None:
+    """The loop's name arguments: a summary rule or choice id, metric names."""
+    if not isinstance(summary, str):
+        raise ValueError(f"summary must be {' or '.join(SUMMARIES)} or a choice id, got "
+                         f"{summary!r}")
+    if metric is not None and not isinstance(metric, str):
+        raise ValueError(f"metric must be a metric name such as 'mIoU', got {metric!r}")
+    if plot_metrics is not None and not all(
+            isinstance(name, str) for name in check_list("plot_metrics", plot_metrics,
+                                                         "metric names such as 'mIoU'")):
+        raise ValueError(f"plot_metrics must be a list of metric names such as 'mIoU', got "
+                         f"{plot_metrics!r}")
 
 
 @contextlib.contextmanager

@@ -6,12 +6,14 @@ previous evaluation's results when one is given, else simply the most expensive 
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from flexseg.budget.space import BudgetEntry, BudgetSpace
 from flexseg.evaluation.pareto import pareto_front
+from flexseg.layers.checks import is_number
 from flexseg.evaluation.results import MultiBudgetResults, is_higher_better
 
 ALL = "all"
@@ -38,28 +40,43 @@ def describe(entries: Sequence[BudgetEntry]) -> str:
 def parse_choices(spec: ChoiceSpec) -> str | list[str]:
     """'all', 'pareto', or a list of ids (from a list or a comma-separated string)."""
     if isinstance(spec, str):
-        if spec in (ALL, PARETO):
-            return spec
+        if spec.strip() in (ALL, PARETO):
+            return spec.strip()
         spec = spec.split(",")
+    elif isinstance(spec, dict) or not isinstance(spec, Sequence):
+        raise ValueError(f"choices must be '{ALL}', '{PARETO}' or choice ids (a list, or a "
+                         f"comma-separated string such as 'p8,p16'), got {spec!r}")
     ids = [str(item).strip() for item in spec if str(item).strip()]
     if not ids:
         raise ValueError(f"no choice given; use '{ALL}', '{PARETO}' or ids such as p8,p16")
     return list(dict.fromkeys(ids))
 
 
+def _budget(item: object) -> float:
+    """One budget in GFLOPs: a positive, finite number, or a string holding one."""
+    try:
+        value = float(item) if isinstance(item, str) or is_number(item) else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"budgets must be positive numbers of GFLOPs (a number, a list, or a "
+                         f"comma-separated string such as '5,10,20'), got {item!r}")
+    return value
+
+
 def parse_budgets(spec: str | float | Sequence[float] | None) -> list[float] | None:
     """Budgets in GFLOPs from a number, a list or a comma-separated string (None: no budgets)."""
     if spec is None:
         return None
-    items = spec.split(",") if isinstance(spec, str) else (
-        [spec] if isinstance(spec, (int, float)) else list(spec))
-    try:
-        budgets = [float(item) for item in items if str(item).strip()]
-    except ValueError as error:
-        raise ValueError(f"budgets must be numbers of GFLOPs, e.g. 5,10,20: {error}") from None
-    if not budgets or any(budget <= 0 for budget in budgets):
+    if isinstance(spec, str):
+        items = [item.strip() for item in spec.split(",") if item.strip()]
+    elif isinstance(spec, Sequence):
+        items = list(spec)
+    else:
+        items = [spec]
+    if not items:
         raise ValueError(f"budgets must be positive numbers of GFLOPs, got {spec!r}")
-    return sorted(dict.fromkeys(budgets))
+    return sorted(dict.fromkeys(_budget(item) for item in items))
 
 
 def check_results_match(previous: MultiBudgetResults, space: BudgetSpace) -> None:

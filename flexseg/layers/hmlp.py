@@ -37,7 +37,8 @@ class HMLPStem(nn.Module):
     def __init__(self, in_chans: int, embed_dim: int, norm: str = "bn") -> None:
         super().__init__()
         if norm not in _NORMS:
-            raise ValueError(f"norm must be one of {sorted(_NORMS)}, got {norm!r}")
+            raise ValueError(f"hmlp_norm (the hMLP stem's norm) must be one of {sorted(_NORMS)}, "
+                             f"got {norm!r}")
         if embed_dim % 4:
             raise ValueError(f"the hMLP stem needs embed_dim divisible by 4, got {embed_dim}")
         hidden = embed_dim // 4

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .checks import is_int
 from .eval_cache import EvalCache
 
 
@@ -61,7 +62,7 @@ class StitchingLayer(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, lora_rank: int) -> None:
         super().__init__()
         limit = min(in_dim, out_dim)
-        if not isinstance(lora_rank, int) or not 0 <= lora_rank <= limit:
+        if not is_int(lora_rank) or not 0 <= lora_rank <= limit:
             raise ValueError(f"lora_rank must be an integer from 0 to {limit} (the narrower width "
                              f"of a {in_dim} -> {out_dim} stitching layer), got {lora_rank!r}")
         self.in_dim = in_dim

@@ -20,6 +20,8 @@ from typing import Sequence
 
 import torch
 
+from .checks import check_list, is_int, is_number
+
 KEEP_SCORES = ("cls", "received")
 
 
@@ -43,15 +45,16 @@ def check_keep_options(keep_points: Sequence[int], keep_rates: Sequence[float], 
                        score: str, has_class_token: bool) -> tuple[tuple[int, ...],
                                                                    tuple[float, ...]]:
     """Validated, sorted keep points and rates, with errors naming what is allowed."""
-    points = tuple(sorted(set(keep_points)))
-    outside = [p for p in points if not isinstance(p, int) or not 0 <= p < depth]
+    points = check_list("keep_points", keep_points, f"block indices 0 to {depth - 1}")
+    outside = [p for p in points if not is_int(p) or not 0 <= p < depth]
     if outside:
-        raise ValueError(f"keep points {outside} are outside the {depth} blocks; allowed: "
+        raise ValueError(f"keep_points {outside} are outside the {depth} blocks; allowed: "
                          f"block indices 0 to {depth - 1}")
-    rates = tuple(sorted(set(float(r) for r in keep_rates), reverse=True))
-    bad = [r for r in rates if not 0 < r <= 1]
-    if bad or not rates:
-        raise ValueError(f"keep rates must lie in (0, 1], got {list(keep_rates)}")
+    points = tuple(sorted(set(points)))
+    given = check_list("keep_rates", keep_rates, "fractions in (0, 1]")
+    if not given or not all(is_number(r) and 0 < r <= 1 for r in given):
+        raise ValueError(f"keep_rates must be fractions in (0, 1], got {given}")
+    rates = tuple(sorted(set(float(r) for r in given), reverse=True))
     if any(r < 1 for r in rates) and not points:
         raise ValueError(f"keep rates {list(keep_rates)} need keep_points (block indices after "
                          "which tokens are dropped)")

@@ -22,6 +22,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from .checks import check_list
+
 Size2d = tuple[int, int]
 
 
@@ -33,7 +35,8 @@ def check_window_options(window_size: int | None, global_indices: Sequence[int],
     so their cost does not depend on which tokens are kept), hence keep points, whose scores
     come from their block's attention, must be global blocks.
     """
-    indices = tuple(sorted(set(global_indices)))
+    indices = tuple(sorted(set(check_list("global_indices", global_indices,
+                                          f"block indices 0 to {depth - 1}"))))
     if window_size is None:
         if indices:
             raise ValueError(f"global_indices {list(indices)} need window_size (every block "

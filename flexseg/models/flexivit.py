@@ -29,6 +29,7 @@ from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTok
                             ParallelBlock, check_hmlp_patch_size, check_keep_options,
                             check_window_options, fit_to_patch_grid, maps_at_stride,
                             pi_resize_kernel, resample_pos_embed, to_2tuple, vit_flops)
+from flexseg.layers.checks import check_int, check_list, check_number, check_size
 from flexseg.layers.grid import FIT_MODES
 from flexseg.models.checkpoint import StateDict, load_pretrained
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids, with_keep_rate
@@ -54,6 +55,24 @@ class PatchChoice(Choice):
         height, width = self.patch_hw
         return with_keep_rate(f"p{height}" if height == width else f"p{height}x{width}",
                               self.keep_rate)
+
+
+def _check_sizes(**settings) -> None:
+    """The numeric constructor arguments, each with the values it may take."""
+    for name in ("in_chans", "embed_dim", "depth", "num_heads", "num_parallel"):
+        check_int(name, settings[name], 1)
+    check_int("num_reg_tokens", settings["num_reg_tokens"], 0)
+    if settings["embed_dim"] % settings["num_heads"]:
+        raise ValueError(f"embed_dim {settings['embed_dim']} must be divisible by num_heads "
+                         f"{settings['num_heads']}")
+    check_number("mlp_ratio", settings["mlp_ratio"], positive=True)
+    check_number("drop_path_rate", settings["drop_path_rate"], 0, 0.99)
+    for name in ("img_size", "patch_size"):
+        check_size(name, settings[name])
+    if settings["pos_embed_grid"] is not None:
+        check_size("pos_embed_grid", settings["pos_embed_grid"])
+    if settings["out_stride"] is not None:
+        check_int("out_stride", settings["out_stride"], 1)
 
 
 def _sorted_sizes(sizes: Sequence[int | Size2d]) -> list[Size2d]:
@@ -125,6 +144,11 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             raise ValueError(f"stem must be 'linear' or 'hmlp', got {stem!r}")
         if fit not in FIT_MODES:
             raise ValueError(f"fit must be one of {FIT_MODES}, got {fit!r}")
+        _check_sizes(img_size=img_size, patch_size=patch_size, in_chans=in_chans,
+                     embed_dim=embed_dim, depth=depth, num_heads=num_heads,
+                     mlp_ratio=mlp_ratio, num_reg_tokens=num_reg_tokens,
+                     pos_embed_grid=pos_embed_grid, drop_path_rate=drop_path_rate,
+                     num_parallel=num_parallel, out_stride=out_stride)
         img_size = to_2tuple(img_size)
         self.stem = stem
         self.fit = fit
@@ -183,25 +207,30 @@ class FlexiViT(FlexibleBackbone, BaseModule):
 
     # ----------------------------------------------------------------- configuration
     def _resolve_indices(self, indices: Sequence[int]) -> list[int]:
-        resolved = []
+        allowed = f"block indices from {-self.depth} to {self.depth - 1}"
+        indices = check_list("out_indices", indices, allowed)
         for index in indices:
-            if not -self.depth <= index < self.depth:
-                raise ValueError(f"out index {index} is outside a {self.depth}-block model")
-            resolved.append(index % self.depth)
-        return resolved
+            check_int("out_indices entries", index, -self.depth, self.depth - 1)
+        if not indices:
+            raise ValueError(f"out_indices must name at least one block ({allowed})")
+        return [index % self.depth for index in indices]
 
     def _build_space(self, patch_sizes: Sequence[int | Size2d] | None, img_size: Size2d,
                      keep_rates: Sequence[float]) -> list[PatchChoice]:
         if patch_sizes is None:
             defaults = HMLP_PATCH_SIZES if self.stem == "hmlp" else PAPER_PATCH_SIZES
             patch_sizes = [s for s in defaults if s <= min(img_size)]
+            if not patch_sizes:
+                raise ValueError(f"no default patch size ({', '.join(map(str, defaults))}) "
+                                 f"fits img_size {img_size}; set patch_sizes")
+        what = "patch sizes (integers >= 1 or (H, W) pairs)"
+        for size in check_list("patch_sizes", patch_sizes, what):
+            check_size("patch_sizes entries", size)
         sizes = _sorted_sizes(patch_sizes)
         if not sizes:
-            raise ValueError(f"no patch size fits img_size {img_size}")
-        for size in sizes:
-            if min(size) <= 0:
-                raise ValueError(f"patch sizes must be positive, got {size}")
-            if self.stem == "hmlp":
+            raise ValueError(f"patch_sizes must be a non-empty list of {what}")
+        if self.stem == "hmlp":
+            for size in sizes:
                 check_hmlp_patch_size(size)
         return [PatchChoice(size, rate) for size in sizes for rate in keep_rates]
 

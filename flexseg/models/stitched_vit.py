@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from typing import Hashable, Iterable, Iterator, Sequence
+from typing import Hashable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -28,6 +28,7 @@ from mmengine.model import BaseModule
 from flexseg.layers import (KeptTokens, block_flops, check_keep_options, importance_flops,
                             keep_count, maps_at_stride, to_2tuple, token_grid_size, vit_flops,
                             windowed_block_flops)
+from flexseg.layers.checks import check_int, check_list
 from flexseg.layers.grid import FIT_MODES
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids
@@ -95,6 +96,13 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         super().__init__(init_cfg=init_cfg)
         if fit not in FIT_MODES:
             raise ValueError(f"fit must be one of {FIT_MODES}, got {fit!r}")
+        if out_stride is not None:
+            check_int("out_stride", out_stride, 1)
+        routes = check_list("routes", routes, f"route kinds ({', '.join(ROUTE_KINDS)})")
+        if boundaries is not None:
+            boundaries = check_list("boundaries", boundaries, "small-anchor block counts")
+        if choices is not None:
+            choices = check_list("choices", choices, "route ids")
         shared = dict(img_size=img_size, patch_size=patch_size, patch_sizes=[patch_size],
                       in_chans=in_chans, fit=fit)
         self.small = self._build_anchor("small", small, shared)
@@ -142,6 +150,9 @@ class StitchedViT(FlexibleBackbone, BaseModule):
     # ----------------------------------------------------------------- configuration
     @staticmethod
     def _build_anchor(name: str, cfg: dict, shared: dict) -> FlexiViT:
+        if not isinstance(cfg, Mapping):
+            raise ValueError(f"{name} must be a dict of FlexiViT arguments (embed_dim, depth, "
+                             f"num_heads, ...), got {cfg!r}")
         fixed = sorted(set(cfg) & set(SHARED_KEYS))
         if fixed:
             raise ValueError(f"{', '.join(fixed)} cannot be set for the {name} anchor: "

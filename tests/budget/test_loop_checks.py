@@ -1,19 +1,12 @@
-"""Budget-loop checks that fail fast: sampler keys, and DDP with choices that skip weights."""
+"""Budget-loop checks that fail fast: DDP with choices that skip weights (the other bad
+settings are catalogued in tests/test_bad_inputs.py)."""
 import pytest
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from flexseg.budget import build_budget_space
-from flexseg.budget.loop import BudgetTraining, check_ddp_unused_parameters
+from flexseg.budget.loop import check_ddp_unused_parameters
 from tests.conftest import free_port
-
-
-def test_unknown_sampler_keys_are_refused_with_the_allowed_ones():
-    with pytest.raises(ValueError, match="unknown sampler keys gap; allowed: strategy, seed, "
-                                         "gap_gflops, weights, num_random, min_gflops"):
-        BudgetTraining(runner=None, sampler=dict(strategy="ros", gap=1.0), image_hw=None,
-                       eval_choice=None)
-
 
 @pytest.fixture
 def one_rank_group():

@@ -1,10 +1,10 @@
-"""Sampling strategies: their distributions, limits, determinism in (seed, iteration), errors."""
+"""Sampling strategies: their distributions, limits, determinism in (seed, iteration)."""
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from flexseg.budget import SandwichSampler, build_sampler, ros_groups
+from flexseg.budget import build_sampler, ros_groups
 
 from .conftest import make_space
 
@@ -114,39 +114,6 @@ def test_draws_are_a_pure_function_of_seed_and_iteration(space, strategy, option
     assert forward != [other_seed.draw(i) for i in iterations]
     assert len({tuple(e.id for e in drawn) for drawn in forward}) > 1
 
-
-def test_bad_settings_are_refused_with_what_is_allowed(space):
-    with pytest.raises(ValueError, match="unknown sampling strategy 'greedy'; allowed: "
-                                         "uniform, ros, weighted, sandwich"):
-        build_sampler(space, "greedy")
-    with pytest.raises(ValueError, match=r"no choice within min_gflops=50.*spans 1 \(p32\)"):
-        build_sampler(space, "uniform", min_gflops=50.0)
-    for gap in (0.0, -1.0, float("inf")):
-        with pytest.raises(ValueError, match="gap_gflops must be a positive number"):
-            build_sampler(space, "ros", gap_gflops=gap)
-    with pytest.raises(ValueError, match="'ros' needs gap_gflops"):
-        build_sampler(space, "ros")
-    with pytest.raises(ValueError, match="gap_gflops applies only to strategy 'ros'"):
-        build_sampler(space, "uniform", gap_gflops=5.0)
-    with pytest.raises(ValueError, match="'weighted' needs weights"):
-        build_sampler(space, "weighted")
-    with pytest.raises(ValueError, match=r"one weight per choice of the space \(p32, p24, p20, "
-                                         r"p16, p12, p8\): unknown ids p5; no weight for p12"):
-        build_sampler(space, "weighted", weights={"p32": 1, "p24": 1, "p20": 1, "p16": 1,
-                                                  "p8": 1, "p5": 1})
-    with pytest.raises(ValueError, match="no weight for p8"):  # weights follow the limits
-        build_sampler(space, "weighted", min_gflops=9.0, weights={"p12": 1})
-    with pytest.raises(ValueError, match="not all zero"):
-        build_sampler(space, "weighted", weights=dict.fromkeys(space.ids(), 0.0))
-    with pytest.raises(ValueError, match="num_random must be a non-negative integer"):
-        SandwichSampler(space, seed=0, num_random=-1)
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
-        build_sampler(space, "uniform", seed=-3)
-    with pytest.raises(ValueError, match="iteration must be >= 0"):
-        build_sampler(space, "uniform").draw(-1)
-
-
-
 def test_several_choices_per_step_are_distinct_and_follow_the_strategy(space):
     sampler = build_sampler(space, "uniform", seed=9, num_choices=2)
     counts = Counter()
@@ -163,17 +130,3 @@ def test_several_choices_per_step_are_distinct_and_follow_the_strategy(space):
     assert [build_sampler(space, "uniform", seed=9).draw(i) for i in range(50)] == \
         [(space[int(np.random.default_rng([9, i]).choice(6, p=np.full(6, 1 / 6)))],)
          for i in range(50)]
-
-
-@pytest.mark.parametrize("strategy, options, message", [
-    ("uniform", dict(num_choices=0), "num_choices must be an integer from 1 to 6"),
-    ("uniform", dict(num_choices=7), "num_choices must be an integer from 1 to 6"),
-    ("uniform", dict(num_choices=1.5), "num_choices must be an integer"),
-    ("weighted", dict(num_choices=6, weights={"p32": 0, "p24": 1, "p20": 1, "p16": 1,
-                                               "p12": 1, "p8": 1}),
-     "num_choices must be an integer from 1 to 5"),
-    ("sandwich", dict(num_choices=2), "num_choices does not apply to strategy 'sandwich'"),
-])
-def test_bad_numbers_of_choices_are_refused(space, strategy, options, message):
-    with pytest.raises(ValueError, match=message):
-        build_sampler(space, strategy, **options)

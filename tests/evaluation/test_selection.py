@@ -68,19 +68,6 @@ def test_pareto_without_results_falls_back_to_all_with_a_warning(space):
     with pytest.warns(UserWarning, match="previous evaluation"):
         assert ids(select_choices(space, "pareto")) == space.ids()
 
-
-def test_budget_below_the_cheapest_lists_the_choices(space):
-    with pytest.raises(ValueError) as error:
-        select_choices(space, budgets=[0.5])
-    assert "below the cheapest" in str(error.value)
-    assert "p32 (1 GFLOPs)" in str(error.value) and "p8 (16 GFLOPs)" in str(error.value)
-
-
-def test_unknown_id_lists_the_choices(space):
-    with pytest.raises(ValueError, match=r"unknown choice\(s\) p7.*p16 \(4 GFLOPs\)"):
-        select_choices(space, "p7,p16")
-
-
 def test_results_of_another_model_are_refused(space):
     foreign = previous({"p32": 1.0})
     foreign.choices.append(ChoiceResult("p10", 9.0, 4.5, 1, {"mIoU": 2.0}, 1.0))
@@ -91,12 +78,3 @@ def test_results_of_another_model_are_refused(space):
 def test_results_without_the_ranking_metric_are_refused(space):
     with pytest.raises(ValueError, match="no 'mAcc' for p32"):
         select_choices(space, budgets=[5], previous=previous({"p32": 1.0}), metric="mAcc")
-
-
-def test_malformed_budgets_and_choices(space):
-    with pytest.raises(ValueError, match="numbers of GFLOPs"):
-        select_choices(space, budgets="5,ten")
-    with pytest.raises(ValueError, match="positive"):
-        select_choices(space, budgets=[-1])
-    with pytest.raises(ValueError, match="no choice given"):
-        select_choices(space, " , ")

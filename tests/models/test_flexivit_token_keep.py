@@ -129,18 +129,3 @@ def test_analytic_flops_equal_the_counter_for_every_joint_choice(tiny_kwargs, sc
         model.activate(choice)
         assert model.flops(choice, image_hw) == _counted_multiply_adds(model, image_hw), \
             choice.id
-
-
-@pytest.mark.parametrize("options, message", [
-    (dict(keep_points=(1,), keep_rates=(1.0, 0.0)), r"keep rates must lie in \(0, 1\]"),
-    (dict(keep_points=(1,), keep_rates=(1.2,)), r"keep rates must lie in \(0, 1\]"),
-    (dict(keep_points=(1,), keep_rates=()), r"keep rates must lie in \(0, 1\]"),
-    (dict(keep_points=(4,), keep_rates=(0.5,)),
-     r"keep points \[4\] are outside the 4 blocks; allowed: block indices 0 to 3"),
-    (dict(keep_rates=(0.5,)), "need keep_points"),
-    (dict(keep_points=(1,), keep_rates=(0.5,), keep_score="mean"), "keep_score must be one"),
-    (dict(keep_points=(1,), keep_rates=(0.5,), class_token=False), "use keep_score='received'"),
-])
-def test_bad_keep_options_name_what_is_allowed(tiny_kwargs, options, message):
-    with pytest.raises(ValueError, match=message):
-        _model(tiny_kwargs, **options)

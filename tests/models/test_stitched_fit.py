@@ -12,7 +12,6 @@ SMALL = dict(embed_dim=16, depth=3, num_heads=2, mlp_ratio=2.0)
 LARGE = dict(embed_dim=24, depth=6, num_heads=2, mlp_ratio=2.0)
 
 
-
 def _model(seed: int = 0, **kwargs) -> StitchedViT:
     torch.manual_seed(seed)
     options = dict(img_size=32, patch_size=8, lora_rank=4, out_indices=(0, 2), out_stride=8)
@@ -174,35 +173,3 @@ def test_hook_fits_on_preprocessed_training_images():
     fewer = _model()  # one batch of 4: a different fit
     StitchInitHook(num_batches=1).before_train(_runner_with_data(fewer, images, batch_size=4))
     assert not torch.allclose(fewer.stitches["s1-l4"].weight, model.stitches["s1-l4"].weight)
-
-
-def test_depths_the_rule_cannot_stitch_are_refused():
-    with pytest.raises(ValueError, match="whole multiple"):
-        StitchedViT(dict(SMALL), dict(LARGE, depth=5), img_size=32, patch_size=8)
-
-
-def test_lora_rank_above_the_widths_is_refused():
-    with pytest.raises(ValueError, match="lora_rank must be an integer from 0 to 16"):
-        _model(lora_rank=17)
-
-
-def test_routes_outside_the_space_are_refused_with_the_allowed_ids():
-    model = _model(routes=("S", "L", "S-L"))
-    with pytest.raises(ValueError, match=r"unknown choice 'l3-s2'; available: S, L, s0-l2, "
-                                         r"s1-l4$"):
-        model.activate("l3-s2")
-
-
-def test_anchor_settings_shared_by_both_anchors_are_refused():
-    with pytest.raises(ValueError, match="patch_size cannot be set for the small anchor"):
-        StitchedViT(dict(SMALL, patch_size=16), dict(LARGE), img_size=32, patch_size=8)
-
-
-def test_anchors_with_different_prefix_tokens_are_refused():
-    with pytest.raises(ValueError, match="same prefix tokens"):
-        StitchedViT(dict(SMALL, num_reg_tokens=2), dict(LARGE), img_size=32, patch_size=8)
-
-
-def test_levels_must_end_at_the_last_small_block():
-    with pytest.raises(ValueError, match=r"including the last one \(2\)"):
-        _model(out_indices=(0, 1))

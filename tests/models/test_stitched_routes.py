@@ -1,10 +1,10 @@
-"""Route enumeration of two-way stitching: counts, the stitching rules, ids and bad input."""
+"""Route enumeration of two-way stitching: counts, the stitching rules and ids."""
 from collections import Counter
 
 import pytest
 
 from flexseg.models import StitchedViT
-from flexseg.models.stitch_routes import ROUTE_KINDS, Segment, enumerate_routes
+from flexseg.models.stitch_routes import Segment, enumerate_routes
 
 
 def _small_units(route, ratio: int) -> list[int]:
@@ -83,26 +83,7 @@ def test_kinds_and_boundaries_restrict_the_space():
         "S", "L", "s3-l8", "s7-l16", "l7-s4", "l15-s8", "s3-l8-s8", "l7-s4-l16"]
     assert len(enumerate_routes(6, 12)) == 2 + 2 * 5 + 2 * 10
 
-
-@pytest.mark.parametrize("small_depth,large_depth", [(12, 18), (24, 12), (0, 12)])
-def test_depths_that_cannot_be_stitched_are_refused(small_depth, large_depth):
-    with pytest.raises(ValueError, match="whole multiple"):
-        enumerate_routes(small_depth, large_depth)
-
-
-def test_unknown_kinds_name_the_allowed_ones():
-    with pytest.raises(ValueError, match="allowed: " + ", ".join(ROUTE_KINDS)):
-        enumerate_routes(12, 24, kinds=("S", "S-L-S-L"))
-
-
-def test_boundaries_outside_the_small_anchor_are_refused():
-    with pytest.raises(ValueError, match="allowed: 1 to 11"):
-        enumerate_routes(12, 24, boundaries=(0, 5, 12))
-
-
-def test_kinds_without_enough_boundaries_are_refused():
-    with pytest.raises(ValueError, match="'S-L-S' needs 2 stitch boundaries"):
-        enumerate_routes(2, 4)
+def test_a_two_block_pair_has_the_two_segment_routes():
     assert len(enumerate_routes(2, 4, kinds=("S", "L", "S-L", "L-S"))) == 4
 
 
@@ -118,9 +99,3 @@ def test_choices_pin_the_space_and_keep_every_stitching_layer():
     assert [route.id for route in pinned.space()] == ["l1-s1"]
     assert pinned.active_choice.id == "l1-s1"
     assert pinned.state_dict().keys() == whole.state_dict().keys()
-
-
-def test_choices_outside_the_space_are_refused_with_the_available_ids():
-    with pytest.raises(ValueError, match=r"choices must name routes of the space, got "
-                                         r"\['l1-s1', 's3-l4'\]; available: S, L, s0-l2"):
-        _tiny_stitched(choices=["l1-s1", "s3-l4"])
