@@ -17,7 +17,7 @@ MMDET_TRAIN = Path(mmdet.__file__).parent / ".mim/tools/train.py"
 
 def test_mmdet_train_tool_runs_a_flexseg_detection_config(tmp_path, coco_digitseg):
     options = {**data_options(coco_digitseg, batch_size=2), "train_cfg.max_iters": 2,
-               "train_cfg.val_interval": 100, "default_hooks.logger.interval": 1,
+               "train_cfg.val_begin": 100, "default_hooks.logger.interval": 1,
                "default_hooks.checkpoint.interval": 2}
     cmd = [PYTHON, str(MMDET_TRAIN), str(TINY_CONFIGS["flexivit"]), "--work-dir",
            str(tmp_path), "--cfg-options", *(f"{key}={value}" for key, value in options.items())]
