@@ -13,6 +13,7 @@ tiny sizes and one round: it checks the output, it times nothing.
 """
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -64,7 +65,10 @@ def main() -> None:
         rows = []
         for figure in figures:
             print(f"{figure.id}: {figure.title}", file=sys.stderr, flush=True)
+            began = time.perf_counter()
             rows += figure.run(settings)
+            print(f"{figure.id}: done in {time.perf_counter() - began:.0f} s", file=sys.stderr,
+                  flush=True)
     commands = {figure.id: command(figure.id, args) for figure in figures}
     print(to_markdown(rows, commands))
     out = args.json or REPO / "work_dirs/benchmark" / (

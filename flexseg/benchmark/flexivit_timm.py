@@ -8,8 +8,8 @@ ratio FlexiViT / timm.
 """
 from __future__ import annotations
 
-from timm.models.vision_transformer import VisionTransformer
 import torch
+from timm.models.vision_transformer import VisionTransformer
 
 from flexseg.evaluation.export.timm_vit import timm_kwargs, timm_state_dict
 from flexseg.models import FlexiViT

@@ -36,8 +36,10 @@ def run_fresh(fn: Callable[..., dict], kwargs: dict, clean: bool = True) -> dict
     sender.close()
     try:
         status, result = receiver.recv()
-    except EOFError:
-        status, result = "error", "the process ended without a result"
+    except EOFError:  # killed, or out of memory
+        process.join()
+        status = "error"
+        result = f"the process ended without a result (exit code {process.exitcode})"
     process.join()
     if status != "ok":
         raise RuntimeError(f"{fn.__name__} failed in its own process: {result}")

@@ -3,9 +3,9 @@ on the main job's validation set.
 
 Both sides run in this process from one runner and one data loader, after an untimed warm-up
 of each (loader workers, resized kernels, FLOP counting); each side's loop object is reused,
-as a training run reuses its validation loop; the one-pass side includes writing its reports. The weights are the
-main job's last checkpoint when ``work_dirs`` has one, else random (the time hardly depends on
-them). The figure is the median per-round ratio of wall-clock times (lower is better); the
+as a training run reuses its validation loop; the one-pass side includes writing its reports.
+The weights are the main job's last checkpoint when ``work_dirs`` has one, else random (the
+time hardly depends on them). The figure is the median per-round ratio of wall-clock times (lower is better); the
 note has the same ratio in CPU time of this process (steadier on a shared machine, but blind
 to loader workers) and whether both sides gave the same metrics.
 """

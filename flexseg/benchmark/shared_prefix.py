@@ -34,7 +34,7 @@ from flexseg.models.prefix_tree import TreeStats
 from .models import build_config_backbone, build_config_model
 from .report import Goal, Row
 from .settings import ADE20K_STITCHED_CONFIG, STITCHED_CONFIG, Settings
-from .timing import interleaved, median_ratio, spread_text
+from .timing import interleaved, median_ratio, progress, spread_text
 
 SIDES = ("shared", "separate")
 
@@ -86,7 +86,8 @@ def _row(name: str, module: nn.Module, sides: dict, stats: TreeStats, goal: Goal
     with torch.no_grad(), eval_mode(module):
         # The counted passes also warm what the sides cache (merged stitching maps,
         # resampled position embeddings); the first one fills the tree stats.
-        counted = {side: _counted(module, run) for side, run in sides.items()}
+        counted = {side: _counted(module, sides[side])
+                   for side in progress(SIDES, f"P3b {name}: counting", settings.show_progress)}
         ops = (stats.ops_run, stats.ops_separately)
         times = interleaved(sides, settings.rounds_or(3), min(settings.warmup, 1),
                             f"P3b {name}", settings.show_progress)

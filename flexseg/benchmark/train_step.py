@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch.nn as nn
+from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 
 from flexseg.budget import default_image_hw
@@ -53,13 +54,14 @@ def _flexible_step(model: nn.Module, batch: dict, choice: str,
                                      [model.backbone.choice(choice)])
 
 
-def _stock_step(model: nn.Module, batch: dict, cfg) -> Callable[[], object]:
+def _stock_step(model: nn.Module, batch: dict, cfg: Config) -> Callable[[], object]:
     optimizer = optim_wrapper(cfg, model)
     return lambda: model.train_step(batch, optim_wrapper=optimizer)
 
 
 def _reference(config: Path, flexible: nn.Module, choice: str, vit: tuple[dict, dict],
-               options: dict, same: bool, batch: dict, settings: Settings):
+               options: dict, same: bool, batch: dict, settings: Settings
+               ) -> tuple[Config, nn.Module, tuple[float, float] | None]:
     """The stock model, given ``flexible``'s weights and compared with it when ``same``."""
     vit_cfg, vit_state = vit
     options = {"model.backbone": dict(_delete_=True, **vit_cfg), **options}

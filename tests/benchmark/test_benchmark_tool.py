@@ -70,9 +70,15 @@ def test_what_holds_whatever_the_timings(quick):
     assert all(row["details"]["with_cp"]["step_bytes"] > 0 for row in _rows(document, "MEM"))
 
 
-def test_an_unknown_figure_is_named_in_one_line(capsys):
+@pytest.mark.parametrize("args, message", [
+    (["--only", "P1,P9"],
+     "error: unknown figure P9; known: P1, P2, P2s, P3a, P3b, P4, P5, P6, MEM, PRICE"),
+    (["--only", "P3a", "--data-root", "/nonexistent/digitseg"],
+     "error: no DigitSeg in /nonexistent/digitseg; generate it with python "
+     "tools/generate_digitseg.py --root /nonexistent/digitseg"),
+])
+def test_a_bad_request_ends_in_one_line_before_measuring(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        _run_tool("--only", "P1,P9")
+        _run_tool(*args)
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err.splitlines()[0] == (
-        "error: unknown figure P9; known: P1, P2, P2s, P3a, P3b, P4, P5, P6, MEM, PRICE")
+    assert capsys.readouterr().err.splitlines()[0] == message
