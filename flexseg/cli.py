@@ -7,7 +7,7 @@ import re
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch.nn as nn
 
@@ -28,10 +28,30 @@ USER_ERRORS = (FileNotFoundError, NotADirectoryError, KeyError, ValueError, Type
                ImportError, AttributeError)
 
 
+class ConfigOptions(DictAction):
+    """mmengine's ``--cfg-options KEY=VALUE ...``, refusing malformed items with a one-line
+    usage error (mmengine fails on them with an assertion or an unpacking error)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Sequence[str] | None, option_string: str | None = None) -> None:
+        options = dict(getattr(namespace, self.dest, None) or {})
+        for item in values or []:
+            key, equals, value = item.partition("=")
+            if not equals or not all(key.split(".")):
+                raise argparse.ArgumentError(self, f"{item!r} is not KEY=VALUE with a dotted "
+                                             "key, e.g. train_cfg.max_iters=100")
+            try:
+                options[key] = self._parse_iterable(value)
+            except AssertionError:
+                raise argparse.ArgumentError(self, f"{item!r}: brackets do not balance, e.g. "
+                                             "write model.backbone.patch_sizes=[8,16]") from None
+        setattr(namespace, self.dest, options)
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-dir", help="directory for logs and checkpoints "
                         "(default: work_dirs/<config name>)")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions,
                         help="override config keys, e.g. train_cfg.max_iters=100")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
                         default="none", help="job launcher")

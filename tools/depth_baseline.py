@@ -5,17 +5,17 @@ predicted at every test pixel, with the config's test metric.
 """
 import argparse
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import flexseg  # noqa: F401  (registers the depth transform and metric)
-from flexseg.cli import run_cli
+from flexseg.cli import ConfigOptions, run_cli
 from flexseg.evaluation.depth_baseline import evaluate_constant, training_mean_depth
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Metrics of predicting the training mean depth")
     parser.add_argument("config", help="depth config file path")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions,
                         help="override config keys, e.g. test_dataloader.dataset.data_root=...")
     return parser.parse_args()
 

@@ -10,13 +10,13 @@ timm: the backbone as a timm VisionTransformer state dict (+ JSON constructor ar
 import argparse
 from pathlib import Path
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
 
 import flexseg  # noqa: F401  (registers the models)
 from flexseg.budget.space import build_budget_space
-from flexseg.cli import run_cli
+from flexseg.cli import ConfigOptions, run_cli
 from flexseg.compat import allow_mmengine_checkpoints
 from flexseg.compat.checkpoint_fit import check_checkpoint_fits
 from flexseg.evaluation import load_results, select_choices
@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--image-size", type=int, nargs="+", metavar="H [W]",
                         help="image size fixing GFLOPs and the position-embedding grid "
                         "(default: the backbone's img_size)")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions,
                         help="override config keys")
     return parser.parse_args()
 

@@ -7,10 +7,8 @@ is the training size of the config (model.data_preprocessor.size, else crop_size
 """
 import argparse
 
-from mmengine.config import DictAction
-
 from flexseg.budget import build_budget_space, default_image_hw, format_table
-from flexseg.cli import build_model_for_analysis, run_cli
+from flexseg.cli import ConfigOptions, build_model_for_analysis, run_cli
 from flexseg.layers.checks import check_size
 
 
@@ -20,7 +18,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--shape", type=int, nargs=2, metavar=("H", "W"),
                         help="image size (default: the config's training size)")
     parser.add_argument("--json", metavar="OUT", help="also write the table as JSON to OUT")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+    parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions,
                         help="override config keys, e.g. model.backbone.depth=6")
     return parser.parse_args()
 

@@ -129,16 +129,21 @@ class BudgetTraining:
         self.backbone = find_flexible(runner.model)
         image_hw = self.image_hw or default_image_hw(runner.cfg)
         space = build_budget_space(runner.model, image_hw)
-        self.plan = plan_training(space, self.sampler_cfg, self.distill_cfg, runner.seed)
-        limited = space.restrict(self.sampler_cfg.get("min_gflops"),
-                                 self.sampler_cfg.get("max_gflops"))
-        self.eval_entry = (space.get(self.eval_choice) if self.eval_choice is not None
-                           else limited[-1])
+        self.plan, self.eval_entry = self.resolve(space, runner.seed)
         check_ddp_unused_parameters(runner.model, self.backbone, space)
         if self.distill_cfg is not None:
             self.distiller = self._build_distiller()
         self._log_setup()
         self.backbone.activate(self.eval_entry.choice)
+
+    def resolve(self, space: BudgetSpace, seed: int) -> tuple[TrainingPlan, BudgetEntry]:
+        """The training plan over ``space`` and the entry of the eval choice (default: the
+        largest within the sampler's GFLOPs limits); ValueError for settings that do not fit."""
+        plan = plan_training(space, self.sampler_cfg, self.distill_cfg, seed)
+        limited = space.restrict(self.sampler_cfg.get("min_gflops"),
+                                 self.sampler_cfg.get("max_gflops"))
+        eval_entry = space.get(self.eval_choice) if self.eval_choice is not None else limited[-1]
+        return plan, eval_entry
 
     def _build_distiller(self) -> Distiller:
         config, runner = self.distill_cfg, self.runner
