@@ -11,12 +11,15 @@ from the main job's set-up (2 loader workers, one torch thread per core):
 - torch's threads: 1;
 - the allocator: glibc keeping freed memory (``mallopt``) instead of returning it, so a step
   after a step of another size does not map and fault its memory in again;
+- OpenMP's waiting: torch's threads sleep at barriers (``OMP_WAIT_POLICY=PASSIVE``) instead of
+  spinning, which on oversubscribed cores burns the time slices a late thread needs;
 - p8 only instead of drawn sizes.
 
 Reading the rows: a spread that shrinks with 0 workers or 1 thread comes from loader workers
 and torch's threads oversubscribing the cores; one that shrinks with the allocator setting,
-from page faults; CPU time well below wall time means waiting for the cores (other
-processes); p8 slower after another size than after p8 means switching shapes costs.
+from page faults; CPU seconds per wall second well below the thread count mean waiting for
+the cores (other processes); p8 slower after another size than after p8 means switching shapes costs; a spread
+that shrinks with passive waiting comes from threads spinning at barriers.
 Figure per condition: the max / median of the p8 iterations (wait + step).
 """
 from __future__ import annotations
@@ -28,7 +31,7 @@ import os
 import random
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 import torch
@@ -59,12 +62,15 @@ class Condition:
     threads: int | None = None
     drawn: bool = True
     keep_freed: bool = False
+    env: dict = field(default_factory=dict)
 
 
 CONDITIONS = (
     Condition("loader 2 workers, a thread per core (the main job)"),
     Condition("loader 0 workers", workers=0),
     Condition("loader 2 workers, 1 thread", threads=1),
+    Condition("loader 2 workers, OpenMP threads sleep at barriers",
+              env={"OMP_WAIT_POLICY": "PASSIVE"}),
     Condition("batch in memory", workers=None),
     Condition("batch in memory, 1 thread", workers=None, threads=1),
     Condition("batch in memory, freed memory kept", workers=None, keep_freed=True),
@@ -113,7 +119,8 @@ def probe(condition: dict, steps: int, batch_size: int, data_root: str, threads:
         budget_train_step(model, batch, optimizer, backbone, [backbone.choice(choice)])
         records.append(dict(choice=choice, wait=loaded - began,
                             step=time.perf_counter() - loaded, cpu=time.process_time() - cpu))
-    return dict(records=records, threads=threads)
+    applied = {name: os.environ.get(name) for name in condition["env"]}  # None: not applied
+    return dict(records=records, threads=threads, env_applied=applied)
 
 
 def _row(condition: Condition, result: dict, skipped: int) -> Row:
@@ -153,6 +160,6 @@ def run(settings: Settings) -> list[Row]:
                                        data_root=str(settings.data_root), threads=threads,
                                        options=options,
                                        dataset_options=settings.dataset_options),
-                           clean=not settings.quick)
+                           clean=not settings.quick, env=condition.env)
         rows.append(_row(condition, result, skipped))
     return rows
