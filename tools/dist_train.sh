@@ -2,6 +2,7 @@
 # Multi-GPU / multi-node training with torchrun (gloo on machines without a GPU).
 #   bash tools/dist_train.sh CONFIG GPUS [train.py args...]
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT as in MMSegmentation.
+# Runs the project's .venv without activation; PYTHON=... overrides (tools/python_env.sh).
 set -euo pipefail
 CONFIG=$1
 GPUS=$2
@@ -10,9 +11,10 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/tools/python_env.sh"
 
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
-"${PYTHON:-python}" -m torch.distributed.run \
+"$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

@@ -42,3 +42,67 @@ def test_a_hanging_rank_ends_the_job_after_the_configured_timeout(tmp_path, smal
     assert "error: rank 0: a collective operation timed out (Timed out waiting 15000ms" in \
         result.stderr
     assert elapsed < 240, elapsed  # start-up, one iteration, the 15 s wait, the tear-down
+
+
+LAUNCHERS = {"dist_train.sh": ["CONFIG", "2"], "dist_test.sh": ["CONFIG", "CKPT", "2"],
+             "slurm_train.sh": ["PARTITION", "JOB", "CONFIG"]}
+
+
+def _stand_in(path, has_torch: bool = True) -> None:
+    """An executable that answers the torch check and prints how it was run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/sh\n[ "$1" = -c ] && exit {0 if has_torch else 1}\n'
+                    f'echo "ran {path}: $*"\n')
+    path.chmod(0o755)
+
+
+def _launch(tmp_path, script: str, venv: bool, **env) -> subprocess.CompletedProcess:
+    """Run a copy of ``script`` from a fresh shell: no activated environment, a ``python`` on
+    the PATH without torch, and ``.venv`` present or not."""
+    import shutil
+
+    root = tmp_path / "checkout"
+    (root / "tools").mkdir(parents=True)
+    for name in (script, "python_env.sh"):
+        shutil.copy(REPO / "tools" / name, root / "tools" / name)
+    if venv:
+        _stand_in(root / ".venv/bin/python")
+    _stand_in(tmp_path / "bin/python", has_torch=False)
+    _stand_in(tmp_path / "bin/srun")  # slurm_train.sh: srun prints what it would start
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("PYTHON", "FLEXSEG_VENV", "VIRTUAL_ENV")}
+    clean["PATH"] = f"{tmp_path / 'bin'}:/usr/bin:/bin"
+    return subprocess.run(["bash", str(root / "tools" / script), *LAUNCHERS[script]],
+                          env={**clean, **env}, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("script", LAUNCHERS)
+def test_launchers_use_the_project_environment_without_activation(tmp_path, script):
+    result = _launch(tmp_path, script, venv=True)
+    assert result.returncode == 0, result.stderr
+    venv_python = tmp_path / "checkout/.venv/bin/python"
+    if script == "slurm_train.sh":  # srun starts the environment's python on every task
+        assert result.stdout.startswith(f"ran {tmp_path / 'bin/srun'}: -p PARTITION")
+        assert f"{venv_python} -u {tmp_path / 'checkout/tools/train.py'} CONFIG --launcher " \
+            "slurm" in result.stdout
+    else:
+        assert result.stdout.startswith(f"ran {venv_python}: -m torch.distributed.run")
+
+
+@pytest.mark.parametrize("script", LAUNCHERS)
+def test_launchers_say_what_to_do_without_an_environment(tmp_path, script):
+    result = _launch(tmp_path, script, venv=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: 'python' cannot import torch; run 'bash tools/setup_env.sh' once (the launch "
+        f"scripts then use its environment, {tmp_path / 'checkout/.venv'}), or set "
+        "PYTHON=/path/to/python of an environment with flexseg's requirements"]
+    assert result.stdout == ""  # nothing was started
+
+
+def test_python_overrides_the_project_environment(tmp_path):
+    _stand_in(tmp_path / "mine/python3.12")
+    result = _launch(tmp_path, "dist_train.sh", venv=True,
+                     PYTHON=str(tmp_path / "mine/python3.12"))
+    assert result.stdout.startswith(f"ran {tmp_path / 'mine/python3.12'}: -m "
+                                    "torch.distributed.run")
