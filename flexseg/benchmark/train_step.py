@@ -35,7 +35,7 @@ from .timing import interleaved, median_ratio, spread_text
 
 PATCH_SIZES = (8, 16)
 BATCH = 16
-GOAL = Goal("<=", 1.10)
+GOAL = Goal("<=", 1.0)  # a flexible step costs no more than the stock one
 
 
 @dataclass
