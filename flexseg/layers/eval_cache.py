@@ -3,13 +3,19 @@
 At a fixed patch size an inference forward should cost what a plain ViT costs, so derived
 weights are computed once and reused. An entry is stamped with the storage and in-place version
 counter of every source parameter: optimiser steps, ``load_state_dict`` (in-place ``copy_``)
-and device/dtype moves all change the stamp, so a stale entry is never returned.
+and device/dtype moves all change the stamp, so a stale entry is never returned. Keys can follow
+the input (a position embedding per token grid, so per image size), so the least recently used
+entries are dropped beyond ``MAX_ENTRIES``: a long evaluation over images of many sizes keeps
+its memory flat.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Callable, Hashable, Sequence
 
 import torch
+
+MAX_ENTRIES = 32  # every patch size of a large space at a few image sizes
 
 
 def _stamp(sources: Sequence[torch.Tensor]) -> tuple:
@@ -24,7 +30,7 @@ class EvalCache:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[Hashable, tuple[tuple, torch.Tensor]] = {}
+        self._entries: OrderedDict[Hashable, tuple[tuple, torch.Tensor]] = OrderedDict()
 
     def clear(self) -> None:
         self._entries.clear()
@@ -38,8 +44,15 @@ class EvalCache:
         stamp = _stamp(sources)
         entry = self._entries.get(full_key)
         if entry is not None and entry[0] == stamp:
+            self._entries.move_to_end(full_key)
             return entry[1]
         with torch.no_grad():
             value = compute()
         self._entries[full_key] = (stamp, value)
+        self._entries.move_to_end(full_key)
+        while len(self._entries) > MAX_ENTRIES:
+            self._entries.popitem(last=False)
         return value
+
+    def __len__(self) -> int:
+        return len(self._entries)

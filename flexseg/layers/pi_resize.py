@@ -28,7 +28,7 @@ def bilinear_resize(x: torch.Tensor, size: Size2d) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=256)
 def _resize_matrix_1d(old: int, new: int) -> torch.Tensor:
     """(new, old) float64 matrix of ``bilinear_resize`` along one axis, from one-hot rows."""
     basis = torch.eye(old, dtype=torch.float64).reshape(old, 1, old, 1)
@@ -45,7 +45,7 @@ def bilinear_resize_matrix(old_hw: Size2d, new_hw: Size2d) -> torch.Tensor:
                       _resize_matrix_1d(old_hw[1], new_hw[1]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=256)
 def _pinv_transpose_1d(old: int, new: int) -> torch.Tensor:
     """pinv(B_1d^T): (new, old) float64, computed once per (old, new)."""
     return torch.linalg.pinv(_resize_matrix_1d(old, new).T)
