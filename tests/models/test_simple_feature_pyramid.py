@@ -12,6 +12,19 @@ def test_outputs_strides_4_to_64_from_a_stride_16_map():
                                                  (2, 16, 2, 3), (2, 16, 1, 2)]
 
 
+def test_roi_align_reads_every_level_as_its_values():
+    """mmcv's RoIAlign reads raw NCHW memory: the maps must be laid out as they index."""
+    from mmcv.ops import RoIAlign
+
+    neck = SimpleFeaturePyramid(in_channels=32, out_channels=16)
+    rois = torch.tensor([[0, 3.0, 5.0, 40.0, 30.0], [1, 10.0, 2.0, 60.0, 50.0]])
+    with torch.no_grad():
+        for stride, level in zip((4, 8, 16, 32), neck((torch.randn(2, 32, 4, 4), ))):
+            align = RoIAlign(7, spatial_scale=1 / stride, sampling_ratio=0)
+            torch.testing.assert_close(align(level, rois), align(level.clone(
+                memory_format=torch.contiguous_format), rois))
+
+
 def test_rejects_unsupported_scales_and_too_few_outputs():
     with pytest.raises(ValueError, match="scale factors"):
         SimpleFeaturePyramid(32, scale_factors=(3.0,))

@@ -72,7 +72,9 @@ class SimpleFeaturePyramid(BaseModule):
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         feature = inputs[self.in_index]
-        outputs = [project(rescale(feature))
+        # LayerNorm2d leaves channels-last views, and mmcv's RoIAlign reads its input's memory
+        # as contiguous NCHW: without the copy every RoI feature of a detector is scrambled.
+        outputs = [project(rescale(feature)).contiguous()
                    for rescale, project in zip(self.rescales, self.projections)]
         while len(outputs) < self.num_outs:
             outputs.append(F.max_pool2d(outputs[-1], kernel_size=1, stride=2))
