@@ -122,6 +122,9 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(4, iters),
         Job("flex-inplace", MAIN_CONFIG,
             schedule(iters) + "train_cfg = dict(distill=dict(mode='inplace'))"),
+        # Maps at the token grid's stride: neck and head shrink with the patch size.
+        teacher_distill("flex-teacher-init-grid-stride", "fixed-p8", True, iters,
+                        "model = dict(backbone=dict(out_stride=None))"),
         Job("keep-joint", JOINT_CONFIG, schedule(iters)),
         anchor("anchor-s", 64, 6, 2, (1, 2, 4, 5), iters),
         anchor("anchor-l", 128, 12, 4, (3, 5, 9, 11), iters),
@@ -130,9 +133,6 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(12, iters),
         fixed(6, iters),
         teacher_distill("flex-teacher", "fixed-p8", False, iters),
-        # Maps at the token grid's stride: neck and head shrink with the patch size.
-        teacher_distill("flex-teacher-init-grid-stride", "fixed-p8", True, iters,
-                        "model = dict(backbone=dict(out_stride=None))"),
         fixed(8, long, "-4x"),
         Job("flex-uniform-4x", MAIN_CONFIG, schedule(long)),
         teacher_distill("flex-teacher-init-4x", "fixed-p8-4x", True, long),
