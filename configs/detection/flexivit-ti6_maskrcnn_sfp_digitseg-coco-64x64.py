@@ -2,7 +2,8 @@
 # trained from scratch on the CPU with a random patch size per iteration, then evaluated at
 # every patch size in one pass (box and mask AP per choice). Windowed attention (4x4 tokens) in
 # blocks 0, 1, 3, 4; global in 2 and 5. The backbone's map has stride 8 at every patch size;
-# the pyramid makes strides 4-64 from it.
+# the pyramid makes strides 4-64 from it. Measured after 1,200 iterations (README): box AP
+# p8 0.625, p4 0.565, p16 0.194; p8 passes 0.30 by iteration 400.
 _base_ = [
     '../_base_/models/flexivit_maskrcnn_sfp.py',
     '../_base_/datasets/digitseg_coco.py',

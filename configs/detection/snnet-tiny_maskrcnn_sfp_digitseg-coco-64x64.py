@@ -3,7 +3,8 @@
 # Mask R-CNN heads, trained with resource-constrained sampling (ROS) and evaluated at every
 # route in one pass. Windowed attention (4x4 tokens) everywhere but the small anchor's blocks
 # 2, 5 and the large anchor's 5, 11 (the same depths). The stitching layers are fitted by least
-# squares on training images before the first iteration (StitchInitHook).
+# squares on training images before the first iteration (StitchInitHook). Measured after 1,200
+# iterations (README): box AP 0.71-0.72 on every route, 0.55-0.58 at iteration 400.
 _base_ = ['./flexivit-ti6_maskrcnn_sfp_digitseg-coco-64x64.py']
 out_channels = 128  # the large anchor's width: every route's map has it
 model = dict(
