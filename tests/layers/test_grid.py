@@ -96,3 +96,29 @@ def test_fine_tokens_are_weighted_by_overlap_otherwise():
     constant = torch.full((1, 1, 5, 7), 3.0, dtype=torch.float64)
     torch.testing.assert_close(resample_to_stride(constant, (12, 10), 16, (4, 5)),
                                torch.full((1, 1, 4, 5), 3.0, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("patch,grid_hw,out_hw", [
+    ((16, 16), (4, 4), (8, 8)), ((32, 16), (3, 5), (12, 10)), ((24, 24), (2, 3), (6, 9)),
+    ((16, 8), (4, 5), (8, 5)), ((4, 4), (8, 6), (4, 3)), ((4, 2), (8, 8), (4, 2)),
+    ((2, 2), (12, 8), (3, 2))])
+def test_native_kernels_apply_the_same_weights_as_the_matrices(patch, grid_hw, out_hw):
+    """Whole-factor ratios take torch's interpolate / pooling kernels; values and gradients
+    equal the per-axis weight matrices that every other ratio uses."""
+    from flexseg.layers.grid import _resample_by_matrix, _resample_natively
+    grid = torch.randn(2, 3, *grid_hw, dtype=torch.float64, requires_grad=True)
+    native = _resample_natively(grid, patch, 8, out_hw)
+    assert native is not None
+    weights = torch.randn(2, 3, *out_hw, dtype=torch.float64)
+    (native_grad,) = torch.autograd.grad((native * weights).sum(), grid)
+    by_matrix = _resample_by_matrix(grid, patch, 8, out_hw)
+    (matrix_grad,) = torch.autograd.grad((by_matrix * weights).sum(), grid)
+    torch.testing.assert_close(native, by_matrix)
+    torch.testing.assert_close(native_grad, matrix_grad)
+
+
+def test_other_ratios_keep_the_matrices():
+    """p = 12, s = 8 and a padded output (7 cells for 4 tokens of 16) have no whole factor."""
+    from flexseg.layers.grid import _resample_natively
+    assert _resample_natively(torch.zeros(1, 1, 4, 4), (12, 12), 8, (6, 6)) is None
+    assert _resample_natively(torch.zeros(1, 1, 4, 4), (16, 16), 8, (7, 7)) is None
