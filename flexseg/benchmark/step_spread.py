@@ -5,7 +5,7 @@ Each condition runs the main-job model's training steps in a fresh process (``fr
 the patch size drawn per step as training draws it (uniform, fixed seed) or p8 only, and
 records per iteration the wait for the batch, the step's wall time and this process's CPU time
 (all its threads; loader workers are other processes). Conditions change one thing at a time
-from the main job's set-up (2 loader workers, one torch thread per core):
+from a set-up of 2 loader workers and one torch thread per core:
 
 - the loader: 0 workers, or one batch kept in memory (no loader);
 - torch's threads: 1;
@@ -66,8 +66,9 @@ class Condition:
 
 
 CONDITIONS = (
-    Condition("loader 2 workers, a thread per core (the main job)"),
-    Condition("loader 0 workers", workers=0),
+    Condition("loader 2 workers, a thread per core"),
+    Condition("loader 0 workers (the main job)", workers=0),
+    Condition("loader 0 workers, freed memory kept", workers=0, keep_freed=True),
     Condition("loader 2 workers, 1 thread", threads=1),
     Condition("loader 2 workers, OpenMP threads sleep at barriers",
               env={"OMP_WAIT_POLICY": "PASSIVE"}),

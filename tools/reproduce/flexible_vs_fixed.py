@@ -60,7 +60,9 @@ EVERY_SIZE = Evaluation("every-size", "model = dict(backbone=dict(patch_sizes=%s
 
 def schedule(iters: int) -> str:
     """Config text: ``iters`` iterations, warm-up then cosine, validation only at the end,
-    checkpoints often enough to resume cheaply, logged times averaged over each log interval."""
+    checkpoints often enough to resume cheaply, logged times averaged over each log interval,
+    and the two loader workers every study run has used (the data order and augmentation draws
+    depend on them, so runs stay comparable)."""
     warmup = min(100, iters // 2)  # the main config's 100, shortened for tiny test runs
     return f"""
 train_cfg = dict(max_iters={iters}, val_interval={iters})
@@ -70,6 +72,7 @@ param_scheduler = [
 ]
 default_hooks = dict(checkpoint=dict(interval=100, max_keep_ckpts=1), logger=dict(interval=50))
 log_processor = dict(window_size=50)
+train_dataloader = dict(num_workers=2, persistent_workers=True)
 """
 
 
