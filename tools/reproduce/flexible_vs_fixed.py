@@ -40,7 +40,8 @@ from flexseg.study.report import Point, markdown_table, plot_panels, read_points
 
 MAIN_CONFIG = "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
 STITCHED_CONFIG = "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py"
-JOINT_CONFIG = "configs/flexivit/flexivit-ti6_upernet_keep-supervit_700_digitseg-64x64.py"
+JOINT_CONFIG = "configs/flexivit/flexivit-ti6_upernet_keep-supervit_1.3k_digitseg-64x64.py"
+EVERY_PATCH_SIZE = "model = dict(backbone=dict(patch_sizes=[4, 6, 8, 12, 16]))"
 PATCH_SIZES = (4, 6, 8, 12, 16)
 ITERS = 1300
 LONG = 4  # the longer schedule, in multiples of ITERS
@@ -128,7 +129,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         # Maps at the token grid's stride: neck and head shrink with the patch size.
         teacher_distill("flex-teacher-init-grid-stride", "fixed-p8", True, iters,
                         "model = dict(backbone=dict(out_stride=None))"),
-        Job("keep-joint", JOINT_CONFIG, schedule(iters)),
+        Job("keep-joint", JOINT_CONFIG, schedule(iters) + EVERY_PATCH_SIZE),
         anchor("anchor-s", 64, 6, 2, (1, 2, 4, 5), iters),
         anchor("anchor-l", 128, 12, 4, (3, 5, 9, 11), iters),
         stitched_from_anchors(iters),
@@ -412,8 +413,8 @@ only a rough guide, not comparable with the README's timings):
 
 ## One joint space: patch size x token-keep rate ({iters} iterations)
 
-`{JOINT_CONFIG}`: tokens dropped after blocks 1 and 3 (rates compound), in-place distillation
-from the largest choice; beside the patch-size space trained with the same recipe
+`{JOINT_CONFIG}` with every patch size (4 to 16) x keep rates 1, 0.7 and 0.5: tokens dropped
+after blocks 1 and 3 (rates compound), in-place distillation from the largest choice (p4); beside the patch-size space trained with the same recipe
 (`flex-inplace`).
 
 {joint}
