@@ -21,10 +21,15 @@ QUICK_OPTIONS = {
                       "model.neck.in_channels": [32] * 4, "model.neck.out_channels": 16,
                       "model.decode_head.in_channels": [16] * 4,
                       "model.decode_head.channels": 16},
-    ADE20K_STITCHED_CONFIG: {"model.backbone.small": dict(embed_dim=16, depth=3, num_heads=2),
-                             "model.backbone.large": dict(embed_dim=32, depth=6, num_heads=2),
-                             "model.backbone.out_indices": (0, 1, 2),
-                             "model.backbone.lora_rank": 2},
+    ADE20K_STITCHED_CONFIG: {"model.backbone.small": dict(embed_dim=16, depth=4, num_heads=2),
+                             "model.backbone.large": dict(embed_dim=32, depth=8, num_heads=2),
+                             "model.backbone.out_indices": (0, 1, 2, 3),
+                             "model.backbone.lora_rank": 2,
+                             "model.neck.in_channels": [32] * 4, "model.neck.out_channels": 16,
+                             "model.decode_head.in_channels": [16] * 4,
+                             "model.decode_head.channels": 16,
+                             "model.auxiliary_head.in_channels": 16,
+                             "model.auxiliary_head.channels": 16},
 }
 
 

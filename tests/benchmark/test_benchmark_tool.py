@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import REPO
 
 # Rows per figure in a quick run.
-EXPECTED = {"P1": 2, "P2": 5, "P2s": 9, "P3a": 1, "P3b": 3, "P4": 6, "P5": 2, "P6": 2,
+EXPECTED = {"P1": 2, "P2": 5, "P2s": 9, "P3a": 1, "P3b": 4, "P4": 6, "P5": 2, "P6": 2,
             "MEM": 2, "PRICE": 1}
 
 
