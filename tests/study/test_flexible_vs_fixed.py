@@ -66,3 +66,33 @@ def test_archived_jobs_are_not_run_again_unless_their_weights_are_needed(tmp_pat
     # (and fails here, its config being absent); "done" is left alone.
     assert failed == ["teacher", "student"]
     assert not any("done:" in m for m in messages)
+
+
+def test_every_job_config_keeps_its_schedule_and_recipe(tmp_path):
+    """Each study job's config, merged as training reads it: the schedule's iterations and
+    validation, and the recipe's keys (a second ``train_cfg = ...`` in one file would drop the
+    first: the 4x teacher job would then stop at the base's 1,300 iterations)."""
+    import importlib.util
+
+    from mmengine.config import Config
+
+    from flexseg.study.jobs import _write_config
+
+    spec = importlib.util.spec_from_file_location("study_script", REPO / SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for job in script.study_jobs(1300):
+        cfg = Config.fromfile(_write_config(tmp_path / job.name / "config.py",
+                                            REPO / job.config, job.overrides, tmp_path))
+        suffix = next((s for s in script.SCHEDULES if s and job.name.endswith(s)), "")
+        iters = int(1300 * script.SCHEDULES[suffix])
+        assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (iters, iters), job.name
+        assert cfg.param_scheduler[-1]["end"] == iters, job.name
+        if job.name in script.TEACHER or "teacher" in job.name:
+            assert cfg.train_cfg.distill["mode"] == "teacher", job.name
+        if job.name.endswith("weighted"):
+            assert cfg.train_cfg.sampler["strategy"] == "weighted"
+    inplace = Config.fromfile(_write_config(
+        tmp_path / "inplace.py", REPO / script.MAIN_CONFIG,
+        next(j for j in script.study_jobs(1300) if j.name == "flex-inplace").overrides, tmp_path))
+    assert inplace.train_cfg.distill["mode"] == "inplace"

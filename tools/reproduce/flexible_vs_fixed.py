@@ -52,21 +52,26 @@ RECIPES = {  # job stem -> label
     "flex-inplace": "in-place distillation",
     "flex-teacher": "teacher distillation",
     "flex-teacher-init": "teacher distillation + init",
+    "flex-teacher-init-weighted": "teacher distillation + init, p6 and p4 drawn 2x",
 }
 TEACHER = {"flex-teacher": "fixed-p8", "flex-teacher-init": "fixed-p8",
-           "flex-teacher-init-grid-stride": "fixed-p8"}
+           "flex-teacher-init-grid-stride": "fixed-p8", "flex-teacher-init-weighted": "fixed-p8"}
+# The sizes farthest below the teacher's lag most: give them more of the updates.
+FINE_SIZES_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2))"
 EVERY_SIZE = Evaluation("every-size", "model = dict(backbone=dict(patch_sizes=%s))"
                         % list(PATCH_SIZES))
 
 
-def schedule(iters: int) -> str:
+def schedule(iters: int, **train_cfg: str) -> str:
     """Config text: ``iters`` iterations, warm-up then cosine, validation only at the end,
     checkpoints often enough to resume cheaply, logged times averaged over each log interval,
     and the two loader workers every study run has used (the data order and augmentation draws
-    depend on them, so runs stay comparable)."""
+    depend on them, so runs stay comparable). ``train_cfg``: more keys of ``train_cfg`` as
+    config text; a config file's second ``train_cfg = ...`` would replace the first."""
     warmup = min(100, iters // 2)  # the main config's 100, shortened for tiny test runs
+    keys = "".join(f", {key}={text}" for key, text in train_cfg.items())
     return f"""
-train_cfg = dict(max_iters={iters}, val_interval={iters})
+train_cfg = dict(max_iters={iters}, val_interval={iters}{keys})
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end={warmup}),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin={warmup}, end={iters}),
@@ -84,12 +89,12 @@ def fixed(size: int, iters: int, suffix: str = "") -> Job:
                evals=evals)
 
 
-def teacher_distill(name: str, teacher: str, init: bool, iters: int, extra: str = "") -> Job:
-    text = f"""
-train_cfg = dict(distill=dict(mode='teacher', init_student={init}, teacher=dict(
-    config='{{root}}/{teacher}/config.py', checkpoint='{{root}}/{teacher}/final.pth')))
-"""
-    return Job(name, MAIN_CONFIG, schedule(iters) + text + extra, needs=(teacher,))
+def teacher_distill(name: str, teacher: str, init: bool, iters: int, extra: str = "",
+                    **train_cfg: str) -> Job:
+    distill = (f"dict(mode='teacher', init_student={init}, teacher=dict(config="
+               f"'{{root}}/{teacher}/config.py', checkpoint='{{root}}/{teacher}/final.pth'))")
+    return Job(name, MAIN_CONFIG, schedule(iters, distill=distill, **train_cfg) + extra,
+               needs=(teacher,))
 
 
 def anchor(name: str, dim: int, depth: int, heads: int, indices: tuple, iters: int) -> Job:
@@ -124,8 +129,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(8, iters // 2, "-half"),
         fixed(16, iters),
         fixed(4, iters),
-        Job("flex-inplace", MAIN_CONFIG,
-            schedule(iters) + "train_cfg = dict(distill=dict(mode='inplace'))"),
+        Job("flex-inplace", MAIN_CONFIG, schedule(iters, distill="dict(mode='inplace')")),
         # Maps at the token grid's stride: neck and head shrink with the patch size.
         teacher_distill("flex-teacher-init-grid-stride", "fixed-p8", True, iters,
                         "model = dict(backbone=dict(out_stride=None))"),
@@ -137,6 +141,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(12, iters),
         fixed(6, iters),
         teacher_distill("flex-teacher", "fixed-p8", False, iters),
+        teacher_distill("flex-teacher-init-weighted", "fixed-p8", True, iters,
+                        sampler=FINE_SIZES_TWICE),
         fixed(8, long, "-4x"),
         Job("flex-uniform-4x", MAIN_CONFIG, schedule(long)),
         teacher_distill("flex-teacher-init-4x", "fixed-p8-4x", True, long),
