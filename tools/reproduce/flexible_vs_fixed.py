@@ -276,8 +276,8 @@ def stitched_table(data: Collected) -> tuple[str, dict[str, list[Point]]]:
     anchors = {"S alone": data.points("anchor-s").get("p8"),
                "L alone": data.points("anchor-l").get("p8")}
     from_anchors, scratch = data.points("stitched-anchors"), data.points("stitched-scratch")
-    ids = sorted(set(from_anchors) | set(scratch),
-                 key=lambda i: (from_anchors.get(i) or scratch.get(i)).gflops)
+    ids = sorted(set(from_anchors) | set(scratch),  # equal GFLOPs: by id, the same every run
+                 key=lambda i: ((from_anchors.get(i) or scratch.get(i)).gflops, i))
     rows = [[i, f"{(from_anchors.get(i) or scratch.get(i)).gflops:.3f}",
              from_anchors[i].value if i in from_anchors else None,
              scratch[i].value if i in scratch else None] for i in ids]
