@@ -92,7 +92,9 @@ def test_every_job_config_keeps_its_schedule_and_recipe(tmp_path):
             assert cfg.train_cfg.distill["mode"] == "teacher", job.name
         if job.name.endswith("weighted"):
             assert cfg.train_cfg.sampler["strategy"] == "weighted"
-    inplace = Config.fromfile(_write_config(
-        tmp_path / "inplace.py", REPO / script.MAIN_CONFIG,
-        next(j for j in script.study_jobs(1300) if j.name == "flex-inplace").overrides, tmp_path))
-    assert inplace.train_cfg.distill["mode"] == "inplace"
+    for name, teacher_choice in (("flex-inplace", None), ("flex-inplace-p8", "p8")):
+        inplace = Config.fromfile(_write_config(
+            tmp_path / f"{name}.py", REPO / script.MAIN_CONFIG,
+            next(j for j in script.study_jobs(1300) if j.name == name).overrides, tmp_path))
+        assert inplace.train_cfg.distill["mode"] == "inplace"
+        assert inplace.train_cfg.distill.get("teacher_choice") == teacher_choice

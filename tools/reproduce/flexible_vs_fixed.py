@@ -50,6 +50,7 @@ BATCH_SIZE = 16
 RECIPES = {  # job stem -> label
     "flex-uniform": "uniform",
     "flex-inplace": "in-place distillation",
+    "flex-inplace-p8": "in-place distillation, p8 teaching",
     "flex-teacher": "teacher distillation",
     "flex-teacher-init": "teacher distillation + init",
     "flex-teacher-init-weighted": "teacher distillation + init, p6 and p4 drawn 2x",
@@ -143,6 +144,9 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         teacher_distill("flex-teacher", "fixed-p8", False, iters),
         teacher_distill("flex-teacher-init-weighted", "fixed-p8", True, iters,
                         sampler=FINE_SIZES_TWICE),
+        # In one run, without a teacher trained first: the cheap p8 teaches every step.
+        Job("flex-inplace-p8", MAIN_CONFIG,
+            schedule(iters, distill="dict(mode='inplace', teacher_choice='p8')")),
         fixed(8, long, "-4x"),
         Job("flex-uniform-4x", MAIN_CONFIG, schedule(long)),
         teacher_distill("flex-teacher-init-4x", "fixed-p8-4x", True, long),
