@@ -15,8 +15,8 @@ test_pipeline = [
 ]
 # Loading in the main process: decoding 16 images of 64x64 takes milliseconds, and on a 2-core
 # machine loader workers take time slices from torch's threads, stalling them at barriers. The
-# main job's p8 iterations, idle machine: 0.25 s (spread 1.07x) vs 0.30 s (1.45x) with 2 workers
-# (python tools/benchmark.py --only P2s --threads 2). Machines with more cores: raise it.
+# main job's median p8 iteration, idle machine, two runs: 0.25 / 0.28 s vs 0.30 / 0.30 s with 2
+# workers (python tools/benchmark.py --only P2s --threads 2). Machines with more cores: raise it.
 train_dataloader = dict(
     batch_size=16,
     num_workers=0,
