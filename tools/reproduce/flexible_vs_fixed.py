@@ -382,7 +382,7 @@ def write_report(archive: Path, out: Path, command: str, iters: int = ITERS) -> 
         dict(main=main, long=long), indent=2, default=lambda v: None) + "\n")
     text = f"""# One flexible model vs a model per budget: DigitSeg evidence
 
-Reproduce: `{command}` (resumable; about {estimate_hours():.0f} CPU hours on 2 cores). Model:
+Reproduce: `{command}` (resumable; {progress_text(data)}). Model:
 the main job's FlexiViT-Ti6 + UPerNet on DigitSeg 64x64 (batch {BATCH_SIZE}); mIoU on the 200
 validation images; GFLOPs per image (multiply-adds, whole model). "–": not measured yet.
 
@@ -434,10 +434,13 @@ after blocks 1 and 3 (rates compound), in-place distillation from the largest ch
     return path
 
 
-def estimate_hours() -> float:
-    """Rough CPU time of the whole study, from the measured speed of the main job."""
-    minutes_per_1k = 8.0  # one p8-sized job, 1,000 iterations
-    return math.ceil(len(study_jobs()) * LONG * minutes_per_1k * 1.3 / 60 / 2)
+def progress_text(data: Collected) -> str:
+    """How far the study is, and what its finished jobs' training cost."""
+    names = [job.name for job in study_jobs()]
+    costs = [cost for cost in map(data.cost, names) if cost]
+    hours = sum(cost["minutes"] for cost in costs) / 60
+    return (f"{len(costs)} of {len(names)} jobs finished, {hours:.1f} hours of training steps "
+            "measured two jobs at a time on 2 cores")
 
 
 def parse_args() -> argparse.Namespace:
