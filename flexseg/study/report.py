@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from flexseg.evaluation.pareto import pareto_front
 from flexseg.evaluation.results import load_results
 
 
@@ -39,9 +40,11 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
 
 
 def plot_panels(panels: Sequence[tuple[str, Mapping[str, Sequence[Point]]]], path: str | Path,
-                ylabel: str, xlabel: str) -> None:
+                ylabel: str, xlabel: str, fronts: Sequence[str] = ()) -> None:
     """One panel per (title, {curve label: points}); curves are drawn in GFLOPs order, a
-    single-point curve as a square marker, GFLOPs on a log axis."""
+    single-point curve as a square marker, GFLOPs on a log axis. In the panels titled in
+    ``fronts`` (many choices at equal GFLOPs, e.g. stitching routes) every point is a marker
+    and the line follows only the Pareto front, which a line through all points would hide."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
@@ -59,9 +62,17 @@ def plot_panels(panels: Sequence[tuple[str, Mapping[str, Sequence[Point]]]], pat
                             key=lambda p: p.gflops)
             if not points:
                 continue
-            style = "s" if len(points) == 1 else "-o"
-            ax.plot([p.gflops for p in points], [p.value for p in points], style,
-                    markersize=5 if len(points) > 1 else 8, label=label)
+            if len(points) == 1:
+                ax.plot(points[0].gflops, points[0].value, "s", markersize=8, label=label)
+            elif title in fronts:
+                front = [points[i] for i in pareto_front([(p.gflops, p.value) for p in points])]
+                line, = ax.plot([p.gflops for p in front], [p.value for p in front], "-",
+                                label=f"{label} (front)")
+                ax.plot([p.gflops for p in points], [p.value for p in points], "o",
+                        markersize=4, alpha=0.6, color=line.get_color())
+            else:
+                ax.plot([p.gflops for p in points], [p.value for p in points], "-o",
+                        markersize=5, label=label)
         ax.set_xscale("log")
         plain = FuncFormatter(lambda value, _: f"{value:g}")
         ax.xaxis.set_major_formatter(plain)
