@@ -99,11 +99,11 @@ def resample_to_stride(grid: torch.Tensor, patch_hw: Size2d, stride: int,
 
 def _resample_natively(grid: torch.Tensor, patch_hw: Size2d, stride: int,
                        out_hw: Size2d) -> torch.Tensor | None:
-    """The same resampling through torch's own kernels, which are several times faster than
-    the two matrix products (forward and backward) where they apply: every axis is upsampled
-    by the same whole factor p / s onto exactly factor x the grid (bilinear, half-pixel
-    centres, clamped edges: ``resample_to_stride``'s weights), or pooled by a whole factor s / p
-    from exactly factor x the output (average pooling). None elsewhere."""
+    """The same resampling through torch's own kernels, about twice as fast as the two matrix
+    products (forward and backward), where they apply: every axis upsampled by a whole factor
+    p / s onto exactly that many times the grid (bilinear, half-pixel centres, clamped edges:
+    ``resample_to_stride``'s weights), or every axis pooled by a whole factor s / p from
+    exactly that many times the output (average pooling). None elsewhere."""
     grid_hw = (grid.shape[-2], grid.shape[-1])
     if all(patch % stride == 0 and grid_len * (patch // stride) == out_len
            for patch, grid_len, out_len in zip(patch_hw, grid_hw, out_hw)):
