@@ -149,7 +149,9 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
             schedule(iters, distill="dict(mode='inplace', teacher_choice='p8')")),
         fixed(8, long, "-4x"),
         Job("flex-uniform-4x", MAIN_CONFIG, schedule(long)),
-        teacher_distill("flex-teacher-init-4x", "fixed-p8-4x", True, long),
+        # The best recipe at the short schedule.
+        teacher_distill("flex-teacher-init-weighted-4x", "fixed-p8-4x", True, long,
+                        sampler=FINE_SIZES_TWICE),
         fixed(16, long, "-4x"),
         fixed(4, long, "-4x"),
     ]
