@@ -88,13 +88,11 @@ def test_every_job_config_keeps_its_schedule_and_recipe(tmp_path):
         iters = int(1300 * script.SCHEDULES[suffix])
         assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (iters, iters), job.name
         assert cfg.param_scheduler[-1]["end"] == iters, job.name
-        if job.name in script.TEACHER or "teacher" in job.name:
-            assert cfg.train_cfg.distill["mode"] == "teacher", job.name
-        if job.name.endswith("weighted"):
-            assert cfg.train_cfg.sampler["strategy"] == "weighted"
-    for name, teacher_choice in (("flex-inplace", None), ("flex-inplace-p8", "p8")):
-        inplace = Config.fromfile(_write_config(
-            tmp_path / f"{name}.py", REPO / script.MAIN_CONFIG,
-            next(j for j in script.study_jobs(1300) if j.name == name).overrides, tmp_path))
-        assert inplace.train_cfg.distill["mode"] == "inplace"
-        assert inplace.train_cfg.distill.get("teacher_choice") == teacher_choice
+        distill = cfg.train_cfg.get("distill") or {}
+        if "teacher" in job.name:
+            assert distill["mode"] == "teacher", job.name
+        if job.name.startswith("flex-inplace"):
+            assert distill["mode"] == "inplace", job.name
+            assert distill.get("teacher_choice") == ("p8" if "-p8" in job.name else None)
+        if "weighted" in job.name:
+            assert cfg.train_cfg.sampler["strategy"] == "weighted", job.name

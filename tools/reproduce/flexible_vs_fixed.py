@@ -41,8 +41,8 @@ from flexseg.study.report import Point, markdown_table, plot_panels, read_points
 MAIN_CONFIG = "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
 STITCHED_CONFIG = "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py"
 JOINT_CONFIG = "configs/flexivit/flexivit-ti6_upernet_keep-supervit_1.3k_digitseg-64x64.py"
-EVERY_PATCH_SIZE = "model = dict(backbone=dict(patch_sizes=[4, 6, 8, 12, 16]))"
 PATCH_SIZES = (4, 6, 8, 12, 16)
+EVERY_PATCH_SIZE = "model = dict(backbone=dict(patch_sizes=%s))" % list(PATCH_SIZES)
 ITERS = 1300
 LONG = 4  # the longer schedule, in multiples of ITERS
 SCHEDULES = {"": 1.0, "-4x": LONG, "-half": 0.5}  # job-name suffix -> multiple of ITERS
@@ -59,8 +59,7 @@ TEACHER = {"flex-teacher": "fixed-p8", "flex-teacher-init": "fixed-p8",
            "flex-teacher-init-grid-stride": "fixed-p8", "flex-teacher-init-weighted": "fixed-p8"}
 # The sizes farthest below the teacher's lag most: give them more of the updates.
 FINE_SIZES_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2))"
-EVERY_SIZE = Evaluation("every-size", "model = dict(backbone=dict(patch_sizes=%s))"
-                        % list(PATCH_SIZES))
+EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
 
 
 def schedule(iters: int, **train_cfg: str) -> str:
@@ -428,8 +427,8 @@ only a rough guide, not comparable with the README's timings):
 ## One joint space: patch size x token-keep rate ({iters} iterations)
 
 `{JOINT_CONFIG}` with every patch size (4 to 16) x keep rates 1, 0.7 and 0.5: tokens dropped
-after blocks 1 and 3 (rates compound), in-place distillation from the largest choice (p4); beside the patch-size space trained with the same recipe
-(`flex-inplace`).
+after blocks 1 and 3 (rates compound), in-place distillation from the largest choice (p4);
+beside the patch-size space trained with the same recipe (`flex-inplace`).
 
 {joint}
 """
@@ -443,8 +442,8 @@ def progress_text(data: Collected) -> str:
     names = [job.name for job in study_jobs()]
     costs = [cost for cost in map(data.cost, names) if cost]
     hours = sum(cost["minutes"] for cost in costs) / 60
-    return (f"{len(costs)} of {len(names)} jobs finished, {hours:.1f} hours of training steps "
-            "measured two jobs at a time on 2 cores")
+    return (f"{len(costs)} of {len(names)} jobs finished, their training steps {hours:.1f} "
+            "hours of wall time summed over jobs")
 
 
 def parse_args() -> argparse.Namespace:
