@@ -178,6 +178,7 @@ class DistillConfig:
     task_weight: float = 1.0
     temperature: float = 1.0
     teacher_choice: str | None = None
+    teacher_only_iters: int = 0
     teacher: dict | None = None
     init_student: bool = False
 
@@ -204,6 +205,10 @@ class DistillConfig:
                 raise ValueError(f"distill.{name} must be a non-negative number, got {value!r}")
         if not is_number(self.temperature) or self.temperature <= 0:
             raise ValueError(f"distill.temperature must be positive, got {self.temperature!r}")
+        if isinstance(self.teacher_only_iters, bool) or \
+                not isinstance(self.teacher_only_iters, int) or self.teacher_only_iters < 0:
+            raise ValueError(f"distill.teacher_only_iters must be a whole number of iterations "
+                             f">= 0, got {self.teacher_only_iters!r}")
         if not isinstance(self.module, str) or not self.module:
             raise ValueError(f"distill.module must name a submodule of the model, e.g. "
                              f"'decode_head', got {self.module!r}")
@@ -217,6 +222,9 @@ class DistillConfig:
             if self.teacher_choice is not None:
                 raise ValueError("distill.teacher_choice applies to mode 'inplace'; a frozen "
                                  "teacher's own choice is teacher.choice")
+            if self.teacher_only_iters:
+                raise ValueError("distill.teacher_only_iters applies to mode 'inplace'; a "
+                                 "frozen teacher is trained before the run")
         elif self.teacher is not None or self.init_student:
             raise ValueError("distill.teacher and distill.init_student apply to mode 'teacher'")
 

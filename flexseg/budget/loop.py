@@ -12,10 +12,12 @@
 
 - ``distill`` (``flexseg.budget.distill``) turns on a distillation recipe:
 
-  - ``dict(mode='inplace', teacher_choice=None)``: every iteration first trains the teacher
-    choice (default: the largest of the restricted space) on the task loss, then the sampled
-    choices (drawn from the rest of the space; ``sampler.num_choices`` of them) on the task
-    loss plus the distance to the teacher choice's detached output;
+  - ``dict(mode='inplace', teacher_choice=None, teacher_only_iters=0)``: every iteration
+    first trains the teacher choice (default: the largest of the restricted space) on the task
+    loss, then the sampled choices (drawn from the rest of the space; ``sampler.num_choices``
+    of them) on the task loss plus the distance to the teacher choice's detached output; the
+    first ``teacher_only_iters`` iterations train the teacher choice alone, so the students
+    start from a trained teacher, as with teacher distillation's ``init_student``, in one run;
   - ``dict(mode='teacher', teacher=dict(config=..., checkpoint=..., choice=None),
     init_student=False)``: a frozen model gives the target of every sampled choice;
     ``init_student`` starts the trained model from its weights (fresh runs only);
@@ -72,14 +74,19 @@ def check_ddp_unused_parameters(model: nn.Module, backbone: FlexibleBackbone,
 @dataclass(frozen=True)
 class TrainingPlan:
     """What each iteration trains: the in-place distillation teacher choice (if any), then the
-    sampler's draw; a pure function of the iteration, like the sampler."""
+    sampler's draw (none during the teacher's first ``teacher_only_iters`` iterations); a pure
+    function of the iteration, like the sampler, so later draws do not depend on the warm-up."""
 
     sampler: ChoiceSampler
     teacher_entry: BudgetEntry | None = None
+    teacher_only_iters: int = 0
 
     def entries(self, iteration: int) -> tuple[BudgetEntry, ...]:
-        drawn = self.sampler.draw(iteration)
-        return drawn if self.teacher_entry is None else (self.teacher_entry, *drawn)
+        if self.teacher_entry is None:
+            return self.sampler.draw(iteration)
+        if iteration < self.teacher_only_iters:
+            return (self.teacher_entry,)
+        return (self.teacher_entry, *self.sampler.draw(iteration))
 
 
 def plan_training(space: BudgetSpace, sampler_cfg: dict, distill: DistillConfig | None,
@@ -89,13 +96,12 @@ def plan_training(space: BudgetSpace, sampler_cfg: dict, distill: DistillConfig 
     options = dict(sampler_cfg)
     own_seed = options.pop("seed", None)
     seed = seed if own_seed is None else own_seed
-    teacher = None
-    sampled = space
-    if distill is not None and distill.mode == "inplace":
-        limited = space.restrict(options.get("min_gflops"), options.get("max_gflops"))
-        teacher = space.get(distill.teacher_choice) if distill.teacher_choice else limited[-1]
-        sampled = space.without(teacher.id)
-    return TrainingPlan(build_sampler(sampled, seed=seed, **options), teacher)
+    if distill is None or distill.mode != "inplace":
+        return TrainingPlan(build_sampler(space, seed=seed, **options))
+    limited = space.restrict(options.get("min_gflops"), options.get("max_gflops"))
+    teacher = space.get(distill.teacher_choice) if distill.teacher_choice else limited[-1]
+    return TrainingPlan(build_sampler(space.without(teacher.id), seed=seed, **options), teacher,
+                        distill.teacher_only_iters)
 
 
 class BudgetTraining:

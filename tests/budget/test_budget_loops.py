@@ -93,12 +93,15 @@ INPLACE = ["train_cfg.distill.mode=inplace", "train_cfg.sampler.num_choices=2"]
 
 def test_in_place_distillation_resumes_with_the_same_choices_and_losses(tmp_path,
                                                                         small_digitseg):
-    options = [*quick_run_options(small_digitseg, max_iters=4), *INPLACE]
+    options = [*quick_run_options(small_digitseg, max_iters=4), *INPLACE,
+               "train_cfg.distill.teacher_only_iters=1"]
     log = _train(tmp_path / "full", options=options)
     trained = _training(_records(tmp_path / "full"))
-    # The teacher choice (the largest) first, then two distinct sampled students.
+    # The teacher choice (the largest) alone for the first iteration, then first with two
+    # distinct sampled students.
+    assert trained[0]["choice"] == "p4"
     assert all(r["choice"].startswith("p4+") and len(set(r["choice"].split("+"))) == 3
-               for r in trained)
+               for r in trained[1:])
     assert "loss_distill" in log and "distillation: DistillConfig(mode='inplace'" in log
     _train(tmp_path / "resumed", "--resume", str(tmp_path / "full" / "iter_2.pth"),
            options=options)

@@ -9,9 +9,10 @@ from mmengine.optim import OptimWrapper
 
 from flexseg.budget.distill import (DistillConfig, Distiller, FrozenTeacher, capture_output,
                                     distillation_distance)
+from flexseg.budget.loop import plan_training
 from flexseg.budget.train_step import DISTILL_LOG_KEY, accumulated_train_step
 
-from .conftest import build_segmentor
+from .conftest import build_segmentor, make_space
 from .test_train_step import _batch
 
 
@@ -126,6 +127,19 @@ def test_in_place_teacher_choice_trains_on_its_task_loss_and_teaches_the_others(
                            tiny_segmentor.backbone, ["p4", "p16", "p12"], distiller)
     _assert_sgd_update(tiny_segmentor, reference)
     assert CountingSGD.steps == 1
+
+
+def test_teacher_only_iterations_train_the_teacher_alone_and_leave_later_draws_unchanged():
+    space = make_space({16: 1.0, 12: 2.0, 8: 4.0, 4: 16.0})
+    options = dict(strategy="uniform", num_choices=2)
+    plain = plan_training(space, options, DistillConfig(teacher_choice="p8"), seed=3)
+    warm = plan_training(space, options,
+                         DistillConfig(teacher_choice="p8", teacher_only_iters=5), seed=3)
+    assert [[e.id for e in warm.entries(i)] for i in range(5)] == [["p8"]] * 5
+    later = range(5, 40)
+    assert [warm.entries(i) for i in later] == [plain.entries(i) for i in later]
+    assert all(len(warm.entries(i)) == 3 and warm.entries(i)[0].id == "p8" for i in later)
+    assert {e.id for i in later for e in warm.entries(i)[1:]} == {"p16", "p12", "p4"}
 
 
 TEACHER_CONFIG = """
