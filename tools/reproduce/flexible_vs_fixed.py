@@ -8,7 +8,8 @@ Trains and evaluates, on the embedded DigitSeg data and the main job's config
 - one fixed-patch model per patch size of the space (same iterations as the flexible ones);
 - the fixed p8 model evaluated at every patch size (PI-resized kernel, no flexible training);
 - the flexible model with each recipe: uniform patch sizes; in-place distillation (the largest
-  choice teaches a sampled one every step); distillation from the frozen fixed p8 model, with
+  choice, or p8, teaches a sampled one every step; optionally after training p8 alone for half
+  the run); distillation from the frozen fixed p8 model, with
   and without starting from its weights;
 - the main comparison again at 4x the iterations;
 - the stitched ViT: both anchors trained alone, then stitched from those weights (SN-Netv2's
@@ -51,6 +52,7 @@ RECIPES = {  # job stem -> label
     "flex-uniform": "uniform",
     "flex-inplace": "in-place distillation",
     "flex-inplace-p8": "in-place distillation, p8 teaching",
+    "flex-inplace-p8-warm": "in-place distillation, p8 teaching, p8 alone first",
     "flex-teacher": "teacher distillation",
     "flex-teacher-init": "teacher distillation + init",
     "flex-teacher-init-weighted": "teacher distillation + init, p6 and p4 drawn 2x",
@@ -146,6 +148,11 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         # In one run, without a teacher trained first: the cheap p8 teaches every step.
         Job("flex-inplace-p8", MAIN_CONFIG,
             schedule(iters, distill="dict(mode='inplace', teacher_choice='p8')")),
+        # The same, its students starting from a trained p8 as teacher + init's do: the first
+        # half trains p8 alone, at about 40% of a sandwich step's FLOPs.
+        Job("flex-inplace-p8-warm", MAIN_CONFIG, schedule(
+            iters, distill=f"dict(mode='inplace', teacher_choice='p8', "
+                           f"teacher_only_iters={iters // 2})")),
         fixed(8, long, "-4x"),
         Job("flex-uniform-4x", MAIN_CONFIG, schedule(long)),
         # The best recipe at the short schedule.
