@@ -7,6 +7,7 @@
 _base_ = ['./flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 teacher_name = 'flexivit-ti6_upernet_fixed-p8_1.3k_digitseg-64x64'
 train_cfg = dict(distill=dict(
+    _delete_=True,  # replaces the base's in-place recipe
     mode='teacher',
     init_student=True,
     teacher=dict(config=f'configs/flexivit/{teacher_name}.py',

@@ -22,6 +22,6 @@ model = dict(
     neck=dict(in_channels=[out_channels] * 4, out_channels=out_channels),
     decode_head=dict(in_channels=[out_channels] * 4))
 custom_hooks = [dict(type='StitchInitHook', num_batches=4)]
-train_cfg = dict(sampler=dict(_delete_=True, strategy='ros', gap_gflops=0.02))
+train_cfg = dict(sampler=dict(_delete_=True, strategy='ros', gap_gflops=0.02), distill=None)
 # Routes use different parameters, so DDP must look for unused ones.
 find_unused_parameters = True

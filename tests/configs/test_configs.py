@@ -51,3 +51,23 @@ def test_digitseg_models_predict_class_logits_at_every_choice(path: Path):
             logits = model(images, mode="tensor")
         assert logits.shape[:2] == (2, cfg.model.decode_head.num_classes)
         assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("path", DIGITSEG_CONFIGS,
+                         ids=lambda p: str(p.relative_to(REPO / "configs")))
+def test_digitseg_training_recipes_fit_their_budget_space(path: Path):
+    """A recipe inherited from the main config must make sense in the derived config's space
+    (e.g. its p8 teacher choice in a space without p8, or in-place keys under a frozen
+    teacher); the budget loop would refuse it only after the run started."""
+    from flexseg.budget.loop import BudgetTraining
+    from flexseg.budget.space import build_budget_space
+
+    cfg = Config.fromfile(str(path))
+    train = cfg.train_cfg
+    if not train.type.startswith("Budget"):
+        return
+    space = build_budget_space(_build_model(cfg), (64, 64))
+    plan, _ = BudgetTraining(None, train.sampler, train.get("image_hw"), train.get("eval_choice"),
+                             train.get("distill")).resolve(space, seed=0)
+    trained = {entry.id for i in range(train.max_iters) for entry in plan.entries(i)}
+    assert trained == {entry.id for entry in space}, "every choice of the space trains"

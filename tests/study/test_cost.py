@@ -42,12 +42,13 @@ def test_planned_gflops_replay_the_sampler_and_the_teacher_choice(tmp_path):
 
     config = tmp_path / "inplace.py"
     config.write_text(f"_base_ = ['{REPO}/configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-"
-                      "64x64.py']\ntrain_cfg = dict(distill=dict(mode='inplace'), "
-                      "sampler=dict(num_choices=2))\n")
+                      "64x64.py']\ntrain_cfg = dict(distill=dict(_delete_=True, mode='inplace', "
+                      "teacher_only_iters=10), sampler=dict(num_choices=2))\n")
     cfg = Config.fromfile(str(config))
     init_default_scope("mmseg")
     space = build_budget_space(MODELS.build(cfg.model), (64, 64))
     sampler = build_sampler(space.without("p4"), "uniform", seed=0, num_choices=2)
-    expected = sum(space.get("p4").gflops + sum(e.gflops for e in sampler.draw(i))
-                   for i in range(30))
+    # The largest choice teaches: alone for 10 iterations, then with two drawn students.
+    expected = 30 * space.get("p4").gflops + sum(e.gflops for i in range(10, 30)
+                                                 for e in sampler.draw(i))
     assert planned_forward_gflops(config, 30) == pytest.approx(expected)

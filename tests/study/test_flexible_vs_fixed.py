@@ -88,11 +88,16 @@ def test_every_job_config_keeps_its_schedule_and_recipe(tmp_path):
         iters = int(1300 * script.SCHEDULES[suffix])
         assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (iters, iters), job.name
         assert cfg.param_scheduler[-1]["end"] == iters, job.name
-        distill = cfg.train_cfg.get("distill") or {}
+        distill = cfg.train_cfg.get("distill")
         if "teacher" in job.name:
             assert distill["mode"] == "teacher", job.name
-        if job.name.startswith("flex-inplace"):
+            assert "teacher_only_iters" not in distill, job.name  # nothing of the main recipe
+        elif job.name.startswith("flex-inplace") or job.name == "keep-joint":
             assert distill["mode"] == "inplace", job.name
             assert distill.get("teacher_choice") == ("p8" if "-p8" in job.name else None)
+            assert distill.get("teacher_only_iters", 0) == (iters // 2 if "warm" in job.name
+                                                            else 0), job.name
+        else:  # fixed sizes, anchors, uniform and stitched: the task loss alone
+            assert distill is None, job.name
         if "weighted" in job.name:
             assert cfg.train_cfg.sampler["strategy"] == "weighted", job.name

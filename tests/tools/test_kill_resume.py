@@ -24,6 +24,7 @@ def _command(work_dir: Path, data_root: Path, *extra: str) -> list[str]:
     return [PYTHON, "tools/train.py", str(CONFIG), "--work-dir", str(work_dir), *extra,
             "--cfg-options", *quick_run_options(data_root, max_iters=MAX_ITERS),
             "train_cfg.val_interval=4", "model.backbone.drop_path_rate=0.1",
+            "train_cfg.distill.teacher_only_iters=2",  # the main recipe's both phases
             "log_processor.window_size=1"]  # each logged loss is its own iteration's
 
 
@@ -95,7 +96,7 @@ def test_a_run_killed_during_validation_resumes_as_if_never_killed(tmp_path, sma
     assert sorted(_choices(resumed_log)) == [5, 6, 7, 8]
     for step in range(5, MAX_ITERS + 1):
         assert _choices(resumed_log)[step] == _choices(whole_log)[step]
-        for key in ("loss", "decode.loss_ce", "grad_norm"):
+        for key in ("loss", "decode.loss_ce", "loss_distill", "grad_norm"):
             assert abs(resumed[step][key] - expected[step][key]) <= 1e-6, (step, key)
     # The draws differ between iterations, so equal choices are not a coincidence.
     assert len(set(_choices(whole_log).values())) > 1

@@ -64,16 +64,19 @@ FINE_SIZES_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p
 EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
 
 
-def schedule(iters: int, **train_cfg: str) -> str:
+def schedule(iters: int, distill: str = "None", **train_cfg: str) -> str:
     """Config text: ``iters`` iterations, warm-up then cosine, validation only at the end,
     checkpoints often enough to resume cheaply, logged times averaged over each log interval,
     and the two loader workers every study run has used (the data order and augmentation draws
     depend on them, so runs stay comparable). ``train_cfg``: more keys of ``train_cfg`` as
-    config text; a config file's second ``train_cfg = ...`` would replace the first."""
+    config text; a config file's second ``train_cfg = ...`` would replace the first.
+    ``distill``: the recipe as config text; the main config's own is replaced, never merged."""
     warmup = min(100, iters // 2)  # the main config's 100, shortened for tiny test runs
     keys = "".join(f", {key}={text}" for key, text in train_cfg.items())
+    if distill != "None":
+        distill = distill.replace("dict(", "dict(_delete_=True, ", 1)
     return f"""
-train_cfg = dict(max_iters={iters}, val_interval={iters}{keys})
+train_cfg = dict(max_iters={iters}, val_interval={iters}, distill={distill}{keys})
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end={warmup}),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin={warmup}, end={iters}),
@@ -135,7 +138,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         # Maps at the token grid's stride: neck and head shrink with the patch size.
         teacher_distill("flex-teacher-init-grid-stride", "fixed-p8", True, iters,
                         "model = dict(backbone=dict(out_stride=None))"),
-        Job("keep-joint", JOINT_CONFIG, schedule(iters) + EVERY_PATCH_SIZE),
+        Job("keep-joint", JOINT_CONFIG,
+            schedule(iters, distill="dict(mode='inplace')") + EVERY_PATCH_SIZE),
         anchor("anchor-s", 64, 6, 2, (1, 2, 4, 5), iters),
         anchor("anchor-l", 128, 12, 4, (3, 5, 9, 11), iters),
         stitched_from_anchors(iters),
@@ -217,7 +221,10 @@ def comparison(data: Collected, suffix: str) -> tuple[str, dict]:
     for choice in size_ids():
         fixed_value = data.value(f"fixed-{choice}{suffix}", choice)
         every = data.points(f"fixed-p8{suffix}", EVERY_SIZE.tag).get(choice)
-        gflops = next((data.points(stem + suffix)[choice].gflops for stem in recipes), None)
+        measured = [data.points(stem + suffix) for stem in recipes] + [
+            data.points(f"fixed-{choice}{suffix}"),
+            data.points(f"fixed-p8{suffix}", EVERY_SIZE.tag)]
+        gflops = next((points[choice].gflops for points in measured if choice in points), None)
         values = [data.value(stem + suffix, choice) for stem in recipes]
         table[choice] = dict(fixed=fixed_value, fixed_p8=every.value if every else None,
                              **{stem: v for stem, v in zip(recipes, values)})
@@ -237,8 +244,8 @@ def cost_table(data: Collected, suffix: str) -> str:
             fixed_total["count"] += 1
             rows.append([f"fixed {choice}", cost["iterations"], cost["minutes"],
                          cost["tflops"], "", cost["minutes"], cost["tflops"]])
-    if fixed_total["count"]:
-        rows.append([f"one fixed model per size ({fixed_total['count']} models)", "",
+    if fixed_total["count"] == len(PATCH_SIZES):  # a partial sum would look like the total
+        rows.append([f"one fixed model per size ({len(PATCH_SIZES)} models)", "",
                      fixed_total["minutes"], fixed_total["tflops"], "",
                      fixed_total["minutes"], fixed_total["tflops"]])
     for stem, label in RECIPES.items():
