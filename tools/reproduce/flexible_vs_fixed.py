@@ -9,8 +9,8 @@ Trains and evaluates, on the embedded DigitSeg data and the main job's config
 - the fixed p8 model evaluated at every patch size (PI-resized kernel, no flexible training);
 - the flexible model with each recipe: uniform patch sizes; in-place distillation (the largest
   choice, or p8, teaches a sampled one every step; optionally after training p8 alone for half
-  the run); distillation from the frozen fixed p8 model, with
-  and without starting from its weights;
+  the run); distillation from the frozen fixed p8 model, with and without starting from its
+  weights;
 - the main comparison again at 4x the iterations;
 - the stitched ViT: both anchors trained alone, then stitched from those weights (SN-Netv2's
   way), beside the stitched model trained from scratch;
