@@ -84,8 +84,7 @@ def test_every_job_config_keeps_its_schedule_and_recipe(tmp_path):
     for job in script.study_jobs(1300):
         cfg = Config.fromfile(_write_config(tmp_path / job.name / "config.py",
                                             REPO / job.config, job.overrides, tmp_path))
-        suffix = next((s for s in script.SCHEDULES if s and job.name.endswith(s)), "")
-        iters = int(1300 * script.SCHEDULES[suffix])
+        iters = int(1300 * script.SCHEDULES[script.split_suffix(job.name)[1]])
         assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (iters, iters), job.name
         assert cfg.param_scheduler[-1]["end"] == iters, job.name
         distill = cfg.train_cfg.get("distill")
