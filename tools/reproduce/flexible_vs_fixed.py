@@ -56,11 +56,14 @@ RECIPES = {  # job stem -> label
     "flex-teacher": "teacher distillation",
     "flex-teacher-init": "teacher distillation + init",
     "flex-teacher-init-weighted": "teacher distillation + init, p6 and p4 drawn 2x",
+    "flex-teacher-init-weighted-two": "the same, two sizes per step",
 }
 TEACHER = {"flex-teacher": "fixed-p8", "flex-teacher-init": "fixed-p8",
-           "flex-teacher-init-grid-stride": "fixed-p8", "flex-teacher-init-weighted": "fixed-p8"}
+           "flex-teacher-init-grid-stride": "fixed-p8", "flex-teacher-init-weighted": "fixed-p8",
+           "flex-teacher-init-weighted-two": "fixed-p8"}
 # The sizes farthest below the teacher's lag most: give them more of the updates.
 FINE_SIZES_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2))"
+TWO_FINE_SIZES_TWICE = FINE_SIZES_TWICE.replace("))", "), num_choices=2)")
 EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
 
 
@@ -164,6 +167,9 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
                         sampler=FINE_SIZES_TWICE),
         fixed(16, long, "-4x"),
         fixed(4, long, "-4x"),
+        # The best recipe with two distinct sizes per step: twice the updates of each size.
+        teacher_distill("flex-teacher-init-weighted-two", "fixed-p8", True, iters,
+                        sampler=TWO_FINE_SIZES_TWICE),
     ]
 
 
