@@ -53,10 +53,13 @@ RECIPES = {  # job stem -> label
     "flex-inplace": "in-place distillation",
     "flex-inplace-p8": "in-place distillation, p8 teaching",
     "flex-inplace-p8-warm": "in-place distillation, p8 teaching, p8 alone first",
+    "flex-inplace-p8-warm-two": "in-place distillation, p8 teaching, p8 alone first, "
+                                "two sizes per step, p6 and p4 drawn 2x",
     "flex-teacher": "teacher distillation",
     "flex-teacher-init": "teacher distillation + init",
     "flex-teacher-init-weighted": "teacher distillation + init, p6 and p4 drawn 2x",
-    "flex-teacher-init-weighted-two": "teacher distillation + init, p6 and p4 drawn 2x, two sizes per step",
+    "flex-teacher-init-weighted-two": "teacher distillation + init, p6 and p4 drawn 2x, "
+                                      "two sizes per step",
 }
 TEACHER = {"flex-teacher": "fixed-p8", "flex-teacher-init": "fixed-p8",
            "flex-teacher-init-grid-stride": "fixed-p8", "flex-teacher-init-weighted": "fixed-p8",
@@ -64,6 +67,7 @@ TEACHER = {"flex-teacher": "fixed-p8", "flex-teacher-init": "fixed-p8",
 # The sizes farthest below the teacher's lag most: give them more of the updates.
 FINE_SIZES_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2))"
 TWO_FINE_SIZES_TWICE = FINE_SIZES_TWICE.replace("))", "), num_choices=2)")
+TWO_STUDENTS_OF_P8 = TWO_FINE_SIZES_TWICE.replace("p8=1, ", "")  # p8 teaches, never drawn
 EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
 
 
@@ -126,6 +130,11 @@ load_from = '{{root}}/anchor-l/final.pth'  # the large anchor's neck and head
 """, needs=("anchor-s", "anchor-l"))
 
 
+def p8_warm(iters: int) -> str:
+    """The main job's recipe: p8 teaches in place, alone for the first half."""
+    return f"dict(mode='inplace', teacher_choice='p8', teacher_only_iters={iters // 2})"
+
+
 def study_jobs(iters: int = ITERS) -> list[Job]:
     """Every job, most informative first."""
     long = int(iters * SCHEDULES["-4x"])
@@ -157,9 +166,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
             schedule(iters, distill="dict(mode='inplace', teacher_choice='p8')")),
         # The same, its students starting from a trained p8 as teacher + init's do: the first
         # half trains p8 alone, at about 40% of a sandwich step's FLOPs.
-        Job("flex-inplace-p8-warm", MAIN_CONFIG, schedule(
-            iters, distill=f"dict(mode='inplace', teacher_choice='p8', "
-                           f"teacher_only_iters={iters // 2})")),
+        Job("flex-inplace-p8-warm", MAIN_CONFIG, schedule(iters, distill=p8_warm(iters))),
         fixed(8, long, "-4x"),
         Job("flex-uniform-4x", MAIN_CONFIG, schedule(long)),
         # The best recipe at the short schedule.
@@ -170,6 +177,9 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         # The best recipe with two distinct sizes per step: twice the updates of each size.
         teacher_distill("flex-teacher-init-weighted-two", "fixed-p8", True, iters,
                         sampler=TWO_FINE_SIZES_TWICE),
+        # Does the main job's recipe (no teacher trained first) gain as much from it?
+        Job("flex-inplace-p8-warm-two", MAIN_CONFIG,
+            schedule(iters, distill=p8_warm(iters), sampler=TWO_STUDENTS_OF_P8)),
     ]
 
 
@@ -375,8 +385,9 @@ def half_teacher(data: Collected, iters: int) -> str:
     value = data.value("fixed-p8-half", "p8")
     if value is None:
         return "Not measured yet."
+    full = data.value("fixed-p8", "p8") or 0.0
     return (f"The fixed p8 model trained for {iters // 2} iterations (the schedule compressed to "
-            f"half) reaches {value:.1f} mIoU at p8, against {data.value('fixed-p8', 'p8') or 0:.1f} "
+            f"half) reaches {value:.1f} mIoU at p8, against {full:.1f} "
             f"after {iters}: on DigitSeg a model from scratch learns the digits only late in a "
             "short schedule, so a teacher and a distilled student cannot share the main job's "
             "time; the teacher recipe costs a full teacher run first.")
