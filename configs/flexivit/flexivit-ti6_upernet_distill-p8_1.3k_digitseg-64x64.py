@@ -2,7 +2,7 @@
 # every sampled patch size is distilled toward its frozen predictions (KL) on top of the task
 # loss; two distinct sizes per step, p6 and p4 drawn twice as often as the others (the sizes
 # farthest below the teacher lag most). Train the teacher first (about 11 minutes on 2 cores),
-# then this:
+# then this (about 18):
 #   bash tools/run_demo.sh configs/flexivit/flexivit-ti6_upernet_fixed-p8_1.3k_digitseg-64x64.py
 #   bash tools/run_demo.sh configs/flexivit/flexivit-ti6_upernet_distill-p8_1.3k_digitseg-64x64.py
 # docs/results.md compares it with a fixed model per patch size.
