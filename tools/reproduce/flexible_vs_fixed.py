@@ -180,6 +180,9 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         # Does the main job's recipe (no teacher trained first) gain as much from it?
         Job("flex-inplace-p8-warm-two", MAIN_CONFIG,
             schedule(iters, distill=p8_warm(iters), sampler=TWO_STUDENTS_OF_P8)),
+        # The best recipe at the short schedule, now with two sizes per step.
+        teacher_distill("flex-teacher-init-weighted-two-4x", "fixed-p8-4x", True, long,
+                        sampler=TWO_FINE_SIZES_TWICE),
     ]
 
 
