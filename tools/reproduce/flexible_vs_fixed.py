@@ -280,24 +280,23 @@ def cost_table(data: Collected, suffix: str) -> str:
                            "teacher trained first", "total min", "total TFLOPs"], rows)
 
 
-def largest_shortfalls(table: dict) -> dict[str, float]:
+def largest_shortfalls(table: dict) -> tuple[dict[str, float], str | None]:
     """Recipe stem -> its largest mIoU shortfall against the fixed models, for the recipes
-    measured beside a fixed model at every size."""
+    measured beside a fixed model at every size; and the stem with the smallest (the best)."""
     gaps = {}
     for stem in RECIPES:
         shortfalls = [row["fixed"] - row[stem] for row in table.values()
                       if row.get("fixed") is not None and row.get(stem) is not None]
         if shortfalls and len(shortfalls) == len(table):
             gaps[stem] = max(shortfalls)
-    return gaps
+    return gaps, min(gaps, key=gaps.get) if gaps else None
 
 
 def goal_check(table: dict) -> list[str]:
     """The issue's goal: best recipe within 1 mIoU of fixed at every size; p8 collapses."""
     lines = []
-    gaps = largest_shortfalls(table)
-    if gaps:
-        best = min(gaps, key=gaps.get)
+    gaps, best = largest_shortfalls(table)
+    if best:
         verdict = "met" if gaps[best] <= 1.0 else "missed"
         lines.append(f"- Best recipe: **{RECIPES[best]}**, at most {gaps[best]:.1f} mIoU below "
                      f"the fixed model of each size (goal: ≤ 1.0) — {verdict}.")
@@ -407,9 +406,8 @@ def curves_for(data: Collected, suffix: str) -> dict[str, list[Point]]:
 
 def reference_curves(table: dict) -> list[str]:
     """Curves to draw bold: the fixed models and the recipe closest to them."""
-    gaps = largest_shortfalls(table)
-    best = [RECIPES[min(gaps, key=gaps.get)]] if gaps else []
-    return ["fixed model per size", "fixed p8, PI-resized", *best]
+    _, best = largest_shortfalls(table)
+    return ["fixed model per size", "fixed p8, PI-resized", *([RECIPES[best]] if best else [])]
 
 
 def write_report(archive: Path, out: Path, command: str, iters: int = ITERS) -> Path:
