@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.logging import MMLogger
 
 from flexseg.datasets import ensure_digitseg
 
@@ -20,6 +21,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True)
+def own_loggers():
+    """Forget the loggers a test's runners made: mmengine keeps one per config name and second,
+    so a runner starting within the same second as the last test's would log to that test's
+    closed output capture."""
+    before = set(MMLogger._instance_dict)
+    yield
+    for name in set(MMLogger._instance_dict) - before:
+        for handler in MMLogger._instance_dict.pop(name).handlers:
+            handler.close()
 
 
 @pytest.fixture(scope="session")
