@@ -71,7 +71,7 @@ class CategoricalSampler(ChoiceSampler):
 
     def draw(self, iteration: int) -> tuple[BudgetEntry, ...]:
         generator = self.generator(iteration)
-        if self.num_choices == 1:  # the single-draw stream runs before num_choices existed keep
+        if self.num_choices == 1:  # keeps the draws of runs made before num_choices existed
             return (self.space[int(generator.choice(len(self.space), p=self.probabilities))],)
         indices = generator.choice(len(self.space), size=self.num_choices, replace=False,
                                    p=self.probabilities)

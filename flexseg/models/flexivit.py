@@ -403,7 +403,6 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                 tokens = self.norm(tokens)
             outputs.append(self._to_map(tokens, grid_hw))
         return maps_at_stride(outputs, patch_hw, self.out_stride, image_hw)
-        return tuple(outputs)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """NCHW image -> one (B, embed_dim, ceil(H/s), ceil(W/s)) map per out index."""
