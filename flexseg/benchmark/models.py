@@ -16,9 +16,9 @@ from mmseg.structures import SegDataSample
 
 from flexseg.cli import build_model_for_analysis, load_config
 from flexseg.evaluation.export.mmseg_vit import mmseg_vit_config, mmseg_vit_state_dict
+from flexseg.layers.size import Size2d
 from flexseg.models import FlexiViT, PatchChoice
 
-Size2d = tuple[int, int]
 StateDict = dict[str, torch.Tensor]
 
 

@@ -16,9 +16,9 @@ from mmengine.analysis import FlopAnalyzer
 from mmengine.structures import BaseDataElement
 
 from flexseg.layers import explicit_attention
+from flexseg.layers.size import Size2d
 from flexseg.models.contract import unwrap
 
-Size2d = tuple[int, int]
 BACKBONE_SCOPE = "model.backbone"  # the backbone's name inside InferenceForward
 
 

@@ -13,10 +13,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .size import Size2d
 from .token_keep import attention_importance
 from .window import merge_windows, partition_windows, window_counts, window_key_mask
-
-Size2d = tuple[int, int]
 
 
 class Attention(nn.Module):

@@ -6,7 +6,7 @@ import math
 import numbers
 from typing import Any, Sequence
 
-Size2d = tuple[int, int]
+from .size import Size2d
 
 
 def is_int(value: Any) -> bool:

@@ -9,13 +9,13 @@ weight update in training, cached at inference).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 from .grid import token_grid_size
+from .size import Size2d
 from .token_keep import kept_token_counts
 from .window import window_matmul_flops
-
-Size2d = tuple[int, int]
 
 
 def linear_patch_embed_flops(grid_hw: Size2d, patch_hw: Size2d, in_chans: int,
@@ -62,28 +62,38 @@ def importance_flops(tokens: int, dim: int, score: str) -> int:
     return tokens * dim if score == "cls" else tokens * tokens * dim
 
 
-def blocks_flops(patches: int, num_prefix_tokens: int, depth: int, dim: int,
-                 mlp_hidden_dim: int, num_parallel: int = 1, keep_points: Sequence[int] = (),
-                 keep_rate: float = 1.0, keep_score: str = "cls",
-                 grid_hw: Size2d | None = None, window_size: int | None = None,
-                 global_indices: Sequence[int] = ()) -> int:
-    """``depth`` blocks over ``patches`` patch tokens (plus the prefix), pruned after each keep
-    point when ``keep_rate < 1`` (scores counted there). With ``window_size``, blocks outside
-    ``global_indices`` are windowed over the whole ``grid_hw`` (keeping skips only global
-    blocks, ``layers.window``)."""
-    if window_size is not None and grid_hw is None:
-        raise ValueError("windowed blocks are costed on a token grid: pass grid_hw")
-    points = keep_points if keep_rate < 1 else ()
+@dataclass(frozen=True)
+class BlockShape:
+    """What one block's cost depends on: its width, MLP width, parallel branches, attention
+    window (None: global) and whether tokens are pruned after it (a keep point)."""
+
+    dim: int
+    mlp_hidden_dim: int
+    num_parallel: int = 1
+    window_size: int | None = None
+    keeps_after: bool = False
+
+
+def blocks_flops(blocks: Sequence[BlockShape], grid_hw: Size2d, num_prefix_tokens: int,
+                 keep_rate: float = 1.0, keep_score: str = "cls") -> int:
+    """A sequence of blocks (one ViT's, or a stitched route's segments in turn) over the
+    ``grid_hw`` patch tokens plus the prefix. When ``keep_rate < 1`` the patch tokens are
+    pruned after each global block marked ``keeps_after`` (its scores counted); windowed blocks
+    process every token of the grid (``layers.window``)."""
+    points = [index for index, block in enumerate(blocks)
+              if keep_rate < 1 and block.keeps_after and block.window_size is None]
+    counts = kept_token_counts(grid_hw[0] * grid_hw[1], len(blocks), points, keep_rate)
     total = 0
-    for index, count in enumerate(kept_token_counts(patches, depth, points, keep_rate)):
-        tokens = count + num_prefix_tokens
-        if window_size is not None and index not in global_indices:
-            total += windowed_block_flops(grid_hw, num_prefix_tokens, dim, mlp_hidden_dim,
-                                          window_size, num_parallel)
+    for index, (block, count) in enumerate(zip(blocks, counts)):
+        if block.window_size is not None:
+            total += windowed_block_flops(grid_hw, num_prefix_tokens, block.dim,
+                                          block.mlp_hidden_dim, block.window_size,
+                                          block.num_parallel)
             continue
-        total += block_flops(tokens, dim, mlp_hidden_dim, num_parallel)
+        tokens = count + num_prefix_tokens
+        total += block_flops(tokens, block.dim, block.mlp_hidden_dim, block.num_parallel)
         if index in points:
-            total += num_parallel * importance_flops(tokens, dim, keep_score)
+            total += block.num_parallel * importance_flops(tokens, block.dim, keep_score)
     return total
 
 
@@ -103,6 +113,7 @@ def vit_flops(image_hw: Size2d, patch_hw: Size2d, *, embed_dim: int, depth: int,
         embed = hmlp_stem_flops(grid_hw, in_chans, embed_dim)
     else:
         raise ValueError(f"stem must be 'linear' or 'hmlp', got {stem!r}")
-    return embed + blocks_flops(grid_hw[0] * grid_hw[1], num_prefix_tokens, depth, embed_dim,
-                                mlp_hidden_dim, num_parallel, keep_points, keep_rate,
-                                keep_score, grid_hw, window_size, global_indices)
+    blocks = [BlockShape(embed_dim, mlp_hidden_dim, num_parallel,
+                         None if window_size is None or index in global_indices else window_size,
+                         index in keep_points) for index in range(depth)]
+    return embed + blocks_flops(blocks, grid_hw, num_prefix_tokens, keep_rate, keep_score)

@@ -20,7 +20,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-Size2d = tuple[int, int]
+from .size import Size2d
+
 FIT_MODES = ("pad", "crop")
 
 

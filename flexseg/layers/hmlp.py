@@ -18,8 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .norm import LayerNorm2d
+from .size import Size2d
 
-Size2d = tuple[int, int]
 HMLP_PATCH = 16
 _NORMS = {"bn": nn.BatchNorm2d, "ln": lambda channels: LayerNorm2d(channels, eps=1e-6)}
 

@@ -7,8 +7,7 @@ import torch.nn.functional as F
 
 from .eval_cache import EvalCache
 from .pi_resize import pi_resize_kernel
-
-Size2d = tuple[int, int]
+from .size import Size2d
 
 
 class FlexiPatchEmbed(nn.Module):

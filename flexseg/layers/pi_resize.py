@@ -20,7 +20,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-Size2d = tuple[int, int]
+from .size import Size2d
 
 
 def bilinear_resize(x: torch.Tensor, size: Size2d) -> torch.Tensor:

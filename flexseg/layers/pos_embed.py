@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-Size2d = tuple[int, int]
+from .size import Size2d
 
 
 def resample_pos_embed(pos_embed: torch.Tensor, old_hw: Size2d, new_hw: Size2d) -> torch.Tensor:

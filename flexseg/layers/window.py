@@ -23,8 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import check_list
-
-Size2d = tuple[int, int]
+from .size import Size2d
 
 
 def check_window_options(window_size: int | None, global_indices: Sequence[int], depth: int,

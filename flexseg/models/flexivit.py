@@ -31,13 +31,13 @@ from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTok
                             pi_resize_kernel, resample_pos_embed, to_2tuple, vit_flops)
 from flexseg.layers.checks import check_int, check_list, check_number, check_size
 from flexseg.layers.grid import FIT_MODES
+from flexseg.layers.size import Size2d
 from flexseg.models.checkpoint import StateDict, load_pretrained
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids, with_keep_rate
 from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step, keep_step,
                                         run_ops, shared_prefix_outputs)
 from flexseg.registry import register_model
 
-Size2d = tuple[int, int]
 PAPER_PATCH_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)
 HMLP_PATCH_SIZES = (16, 32, 48)
 

@@ -25,11 +25,11 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
-from flexseg.layers import (KeptTokens, block_flops, check_keep_options, importance_flops,
-                            keep_count, maps_at_stride, to_2tuple, token_grid_size, vit_flops,
-                            windowed_block_flops)
+from flexseg.layers import (BlockShape, KeptTokens, blocks_flops, check_keep_options,
+                            maps_at_stride, to_2tuple, token_grid_size, vit_flops)
 from flexseg.layers.checks import check_int, check_list
 from flexseg.layers.grid import FIT_MODES
+from flexseg.layers.size import Size2d
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids
 from flexseg.models.flexivit import FlexiViT
@@ -39,7 +39,6 @@ from flexseg.models.stitch_routes import (LARGE, ROUTE_KINDS, SMALL, Route, enum
                                           stitch_ratio)
 from flexseg.registry import register_model
 
-Size2d = tuple[int, int]
 # Anchor settings the stitched model fixes for both anchors.
 SHARED_KEYS = ("img_size", "patch_size", "patch_sizes", "in_chans", "fit", "out_indices",
                "out_stride", "final_norm", "frozen", "attn_only", "keep_points", "keep_rates",
@@ -236,28 +235,18 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         blocks over every token of the grid (``layers.window``)."""
         route = self.choice(choice)
         first = self.anchor(route.segments[0].anchor)
-        grid_h, grid_w = token_grid_size(tuple(image_hw), self.patch_hw, self.fit)
-        patches = grid_h * grid_w
+        grid_hw = token_grid_size(tuple(image_hw), self.patch_hw, self.fit)
+        patches = grid_hw[0] * grid_hw[1]
         prefix = first.num_prefix_tokens
         total = vit_flops(tuple(image_hw), self.patch_hw, embed_dim=first.embed_dim, depth=0,
                           mlp_hidden_dim=first.mlp_hidden_dim, in_chans=self.in_chans,
                           stem=first.stem, fit=self.fit)  # the stem alone
-        kept = patches
-        for segment in route.segments:
-            anchor = self.anchor(segment.anchor)
-            for index in range(segment.start, segment.stop):
-                if anchor.blocks[index].window_size is not None:
-                    total += windowed_block_flops((grid_h, grid_w), prefix, anchor.embed_dim,
-                                                  anchor.mlp_hidden_dim,
-                                                  anchor.blocks[index].window_size,
-                                                  anchor.num_parallel)
-                    continue
-                total += block_flops(kept + prefix, anchor.embed_dim, anchor.mlp_hidden_dim,
-                                     anchor.num_parallel)
-                if self._keeps_after(segment.anchor, index, route):
-                    total += anchor.num_parallel * importance_flops(
-                        kept + prefix, anchor.embed_dim, self.keep_score)
-                    kept = keep_count(kept, route.keep_rate)
+        blocks = [BlockShape(anchor.embed_dim, anchor.mlp_hidden_dim, anchor.num_parallel,
+                             anchor.blocks[index].window_size,
+                             self._keeps_after(segment.anchor, index, route))
+                  for segment in route.segments for anchor in [self.anchor(segment.anchor)]
+                  for index in range(segment.start, segment.stop)]
+        total += blocks_flops(blocks, grid_hw, prefix, route.keep_rate, self.keep_score)
         for stitch in route.stitches():  # every token, dropped ones included
             layer = self.stitches[stitch.key]
             total += (patches + prefix) * layer.in_dim * layer.out_dim

@@ -22,10 +22,10 @@ from mmengine.config import Config
 from flexseg.evaluation.export.mmseg_vit import mmseg_vit_config, mmseg_vit_state_dict
 from flexseg.evaluation.export.pinned import pinned_backbone_config
 from flexseg.evaluation.export.timm_vit import timm_kwargs, timm_state_dict
+from flexseg.layers.size import Size2d
 from flexseg.models.contract import Choice, find_flexible, unwrap
 
 FORMATS = ("flexseg", "mmseg-vit", "timm")
-Size2d = tuple[int, int]
 
 
 def _replace_backbone(cfg: Config, backbone_cfg: dict) -> Config:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import torch
 
+from flexseg.layers.size import Size2d
 from flexseg.models.contract import Choice
 from flexseg.models.flexivit import FlexiViT, PatchChoice
-
-Size2d = tuple[int, int]
 
 
 def check_plain_vit(backbone: object, choice: Choice, image_hw: Size2d, target: str) -> PatchChoice:

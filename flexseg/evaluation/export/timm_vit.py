@@ -10,11 +10,11 @@ import torch
 
 from flexseg.evaluation.export.fixed_patch import check_plain_vit, grid_pos_embed, patch_kernel
 from flexseg.layers import LayerScale
+from flexseg.layers.size import Size2d
 from flexseg.models.contract import Choice
 from flexseg.models.flexivit import FlexiViT
 
 StateDict = dict[str, torch.Tensor]
-Size2d = tuple[int, int]
 
 
 def timm_kwargs(backbone: FlexiViT, choice: Choice, image_hw: Size2d) -> dict:
