@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import pickle
 import re
+import zipfile
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -179,7 +181,25 @@ def _timm_layer_scale_names(state: StateDict) -> StateDict:
 
 
 def read_checkpoint(path: str, prefix: str | None = None) -> tuple[StateDict, list[str]]:
-    """timm-named tensors from a local file, and the discarded classifier-head names."""
+    """timm-named tensors from a local file, and the discarded classifier-head names.
+
+    A missing file raises FileNotFoundError and an unreadable one (truncated, not a weights
+    file) ValueError, each naming the file in one line."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"pretrained weights not found: {path}")
+    try:
+        return _read_checkpoint(path, prefix)
+    except (EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: cannot be read as a weights file (truncated or not a "
+                         f"checkpoint): {str(error).splitlines()[0]}") from error
+    except RuntimeError as error:
+        if "safe loading" in str(error):
+            raise
+        raise ValueError(f"{path}: cannot be read as a weights file (truncated or not a "
+                         f"checkpoint): {str(error).splitlines()[0]}") from error
+
+
+def _read_checkpoint(path: str, prefix: str | None) -> tuple[StateDict, list[str]]:
     if path.endswith(".npz"):
         with np.load(path) as npz:
             return big_vision_to_timm({k: npz[k] for k in npz.files})
@@ -205,10 +225,13 @@ def load_pretrained(model: nn.Module, path: str, *,
                     prefix: str | None = None, strict: bool = False) -> LoadReport:
     """Load ``path`` into ``model`` after ``adapt``; log mismatches, raise on them if strict.
 
-    Classifier-head weights are discarded and only logged, even in strict mode.
+    Classifier-head weights are discarded and only logged, even in strict mode. Weights of
+    another architecture (``check_fits``) raise before anything is loaded.
     """
     state, discarded = read_checkpoint(path, prefix)
-    result = model.load_state_dict(adapt(state), strict=False)
+    state = adapt(state)
+    check_fits(model, state, path)
+    result = model.load_state_dict(state, strict=False)
     report = LoadReport(sorted(result.missing_keys), sorted(result.unexpected_keys), discarded)
     name = type(model).__name__
     print_log(f"{name}: loaded {path}", logger="current")
@@ -222,3 +245,38 @@ def load_pretrained(model: nn.Module, path: str, *,
             raise RuntimeError(message)
         print_log(message, logger="current", level=30)
     return report
+
+
+_BLOCK_INDEX = re.compile(r"^blocks\.(\d+)\.")
+
+
+def _depth(names: Iterable[str]) -> int:
+    return 1 + max((int(m.group(1)) for m in map(_BLOCK_INDEX.match, names) if m), default=-1)
+
+
+def check_fits(model: nn.Module, state: Mapping[str, torch.Tensor], path: str) -> None:
+    """Raise ValueError, in one line naming ``path``, when the weights are another
+    architecture's: another depth (block count) or any tensor of another shape (width, heads'
+    layout, patch kernel). Checked before loading, so nothing is half-loaded."""
+    own = model.state_dict()
+    name = type(model).__name__
+    file_depth, model_depth = _depth(state), _depth(own)
+    if file_depth and model_depth and file_depth != model_depth:
+        raise ValueError(f"{path}: pretrained weights do not fit {name}: {file_depth} blocks in "
+                         f"the file, {model_depth} in the model")
+    widths = (_width(state), _width(own))
+    hint = (f" (width {widths[0]} in the file, {widths[1]} in the model)"
+            if None not in widths and widths[0] != widths[1] else "")
+    for key, value in state.items():
+        if key in own and tuple(value.shape) != tuple(own[key].shape):
+            raise ValueError(f"{path}: pretrained weights do not fit {name}: {key} is "
+                             f"{tuple(value.shape)} in the file, {tuple(own[key].shape)} in the "
+                             f"model{hint}")
+
+
+def _width(state: Mapping[str, torch.Tensor]) -> int | None:
+    """Token width of ViT weights (from the class token or position embedding)."""
+    for key in ("cls_token", "pos_embed"):
+        if key in state:
+            return int(state[key].shape[-1])
+    return None

@@ -1,0 +1,28 @@
+# FlexiViT-Ti6 (192-d, 6 blocks) pretrained on DigitTags 64x64 with FlexiViT's recipe: a
+# uniformly drawn patch size every step, the patch kernel stored at 8x8 and PI-resized.
+# The stand-in for big_vision's flexible ImageNet-21k weights; written as a timm state dict
+# and a big_vision .npz.
+backbone = dict(
+    type='FlexiViT',
+    img_size=64,
+    patch_size=8,
+    patch_sizes=[4, 6, 8, 12, 16],
+    embed_dim=192,
+    depth=6,
+    num_heads=3,
+    pos_embed_grid=8,
+    out_indices=(-1, ),
+    final_norm=True,
+    drop_path_rate=0.0)
+data = dict(
+    scene=dict(image_size=64, digits_per_image=(1, 4), digit_size=(12, 34), seed=1,
+               num_train=0, num_val=0),
+    dense_seed=0,
+    dense_val_fraction=0.2,
+    num_val=512)
+schedule = dict(steps=2500, batch_size=32, lr=1e-3, min_lr=1e-5, weight_decay=0.05,
+                warmup_steps=100, clip_grad=1.0, seed=0)
+sampler = dict(weights=None)  # None: uniform over the patch sizes
+distill = None  # or dict(config=..., weights=..., choice=None, weight=1.0)
+export = dict(name='flexivit-ti6_digittags-64x64', formats=['timm', 'big_vision'],
+              dtype='float16')

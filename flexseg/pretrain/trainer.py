@@ -1,0 +1,223 @@
+"""Pretrain a backbone on DigitTags: a random sub-network (patch size) per step, optional
+distillation from a frozen teacher, resumable checkpoints, and the weight files at the end.
+
+Everything that varies between steps is a pure function of (seed, step) (the scenes, the
+drawn choice, the learning rate) and the checkpoint holds model, optimiser and torch's random
+state, so an interrupted run resumed from its checkpoint continues the run that was never
+interrupted.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+
+from flexseg.compat.atomic_write import write_bytes_atomically, write_text_atomically
+from flexseg.datasets.digitseg import GENERATOR_VERSION
+from flexseg.pretrain.data import NUM_DIGITS, DigitTagParams, DigitTags
+from flexseg.pretrain.export import save_big_vision_npz, save_timm_state_dict
+from flexseg.pretrain.model import TaggingModel
+from flexseg.pretrain.schedule import Schedule, draw_choice
+
+CHECKPOINT = "latest.pth"
+FORMATS = ("timm", "big_vision")
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def build_model(backbone_cfg: dict, seed: int) -> TaggingModel:
+    """The backbone from the registry (every flexseg backbone) with a tagging head."""
+    import flexseg.models  # noqa: F401  (registers the backbones)
+    from mmseg.registry import MODELS
+
+    torch.manual_seed(seed)
+    backbone = MODELS.build(dict(backbone_cfg))
+    return TaggingModel(backbone, NUM_DIGITS)
+
+
+def set_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Share of images whose whole set of digits is predicted exactly (logit > 0)."""
+    return float(((logits > 0) == targets.bool()).all(dim=1).float().mean())
+
+
+@dataclass
+class Teacher:
+    """A frozen tagging model whose probabilities the student also fits."""
+
+    model: TaggingModel
+    choice: str | None
+    weight: float
+
+    @torch.no_grad()
+    def targets(self, images: torch.Tensor) -> torch.Tensor:
+        if self.choice:
+            self.model.backbone.activate(self.choice)
+        return torch.sigmoid(self.model(images))
+
+
+def load_teacher(cfg: dict) -> Teacher:
+    """``distill=dict(config=PRETRAIN_CONFIG, weights=TIMM_FILE, choice=None, weight=1.0)``."""
+    teacher_cfg = Config.fromfile(cfg["config"])
+    model = build_model(teacher_cfg.backbone, seed=0)
+    state = torch.load(cfg["weights"], map_location="cpu", weights_only=True)
+    backbone = {k: v for k, v in state.items() if not k.startswith("head.")}
+    head = {k[len("head."):]: v for k, v in state.items() if k.startswith("head.")}
+    model.backbone.load_state_dict(backbone)
+    model.head.load_state_dict(head)
+    model.eval().requires_grad_(False)
+    return Teacher(model, cfg.get("choice"), float(cfg.get("weight", 1.0)))
+
+
+def _param_groups(model: TaggingModel, weight_decay: float) -> list[dict]:
+    """No weight decay on biases, norms, tokens and position embeddings (timm's rule)."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        flat = param.ndim <= 1 or name.endswith(("pos_embed", "cls_token", "reg_token"))
+        (no_decay if flat else decay).append(param)
+    return [dict(params=decay, weight_decay=weight_decay),
+            dict(params=no_decay, weight_decay=0.0)]
+
+
+class Pretrainer:
+    """One pretraining run of a config (see ``configs/pretrain/``)."""
+
+    def __init__(self, cfg: Config, work_dir: Path, out_dir: Path,
+                 say: Callable[[str], None] = print) -> None:
+        self.cfg = cfg
+        self.work_dir = Path(work_dir)
+        self.out_dir = Path(out_dir)
+        self.say = say
+        self.schedule = Schedule(**cfg.get("schedule", {}))
+        self.data = DigitTags(DigitTagParams(**cfg.get("data", {})))
+        export = dict(cfg.get("export", {}))
+        self.name = export.get("name") or "pretrained"
+        self.formats = tuple(export.get("formats", ("timm",)))
+        unknown = sorted(set(self.formats) - set(FORMATS))
+        if unknown:
+            raise ValueError(f"export.formats: unknown {unknown}; known: {', '.join(FORMATS)}")
+        dtype = export.get("dtype", "float32")
+        if dtype not in DTYPES:
+            raise ValueError(f"export.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        self.dtype = DTYPES[dtype]
+        self.model = build_model(cfg.backbone, self.schedule.seed)
+        self.ids = [choice.id for choice in self.model.backbone.space()]
+        self.weights = (cfg.get("sampler") or {}).get("weights")
+        self.teacher = load_teacher(cfg.distill) if cfg.get("distill") else None
+        self.optimizer = torch.optim.AdamW(
+            _param_groups(self.model, self.schedule.weight_decay), lr=self.schedule.lr)
+
+    # ----------------------------------------------------------------- steps
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
+        choice = draw_choice(self.ids, step, self.schedule.seed, self.weights)
+        images, targets = self.data.train_batch(step, self.schedule.batch_size)
+        if self.teacher is not None:
+            soft = self.teacher.targets(images)
+        self.model.backbone.activate(choice)
+        logits = self.model(images)
+        loss = F.binary_cross_entropy_with_logits(logits, targets)
+        if self.teacher is not None:
+            loss = loss + self.teacher.weight * F.binary_cross_entropy_with_logits(logits, soft)
+        return loss, choice
+
+    def step(self, step: int) -> tuple[float, str]:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.schedule.learning_rate(step)
+        loss, choice = self.loss(step)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.schedule.clip_grad:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.schedule.clip_grad)
+        self.optimizer.step()
+        return float(loss.detach()), choice
+
+    # ----------------------------------------------------------------- checkpoints
+    def _save_checkpoint(self, step: int, seconds: float) -> None:
+        import io
+        buffer = io.BytesIO()
+        torch.save(dict(step=step, seconds=seconds, model=self.model.state_dict(),
+                        optimizer=self.optimizer.state_dict(),
+                        rng=torch.get_rng_state()), buffer)
+        write_bytes_atomically(self.work_dir / CHECKPOINT, buffer.getvalue())
+
+    def _resume(self) -> tuple[int, float]:
+        path = self.work_dir / CHECKPOINT
+        if not path.exists():
+            return 0, 0.0
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["rng"])
+        self.say(f"resuming from {path} at step {saved['step']}")
+        return int(saved["step"]), float(saved["seconds"])
+
+    # ----------------------------------------------------------------- the run
+    def train(self) -> float:
+        """Train to the end (resuming if a checkpoint exists); returns training seconds."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        start, seconds = self._resume()
+        self.model.train()
+        window = time.perf_counter()
+        for step in range(start, self.schedule.steps):
+            loss, choice = self.step(step)
+            done = step + 1
+            if done % self.schedule.log_interval == 0 or done == self.schedule.steps:
+                now = time.perf_counter()
+                seconds += now - window
+                per_step = seconds / done
+                eta = per_step * (self.schedule.steps - done) / 60
+                self.say(f"step {done}/{self.schedule.steps} choice {choice} loss {loss:.4f} "
+                         f"lr {self.schedule.learning_rate(step):.2e} "
+                         f"{per_step:.2f} s/step, ETA {eta:.1f} min")
+                window = now
+            if done % self.schedule.checkpoint_interval == 0 or done == self.schedule.steps:
+                now = time.perf_counter()
+                seconds += now - window
+                window = now
+                self._save_checkpoint(done, seconds)
+        return seconds
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Set accuracy (%) on the validation scenes at every choice of the backbone."""
+        self.model.eval()
+        images, targets = self.data.validation()
+        accuracy = {}
+        for choice in self.ids:
+            self.model.backbone.activate(choice)
+            logits = torch.cat([self.model(chunk) for chunk in images.split(64)])
+            accuracy[choice] = round(100 * set_accuracy(logits, targets), 2)
+        return accuracy
+
+    def export(self, seconds: float, accuracy: dict[str, float]) -> dict[str, Any]:
+        """Write the weight files and ``<name>.json`` (what made them, how good they are)."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        state = self.model.timm_state_dict()
+        files = {}
+        if "timm" in self.formats:
+            files["timm"] = save_timm_state_dict(state, self.out_dir / f"{self.name}.pth",
+                                                 self.dtype)
+        if "big_vision" in self.formats:
+            files["big_vision"] = save_big_vision_npz(
+                state, self.out_dir / f"{self.name}.npz",
+                num_heads=self.cfg.backbone.get("num_heads", 12))
+        meta = dict(name=self.name, generator_version=GENERATOR_VERSION,
+                    data=asdict(self.data.params), schedule=asdict(self.schedule),
+                    backbone=self.cfg.backbone.to_dict(), dtype=str(self.dtype),
+                    train_seconds=round(seconds, 1), set_accuracy=accuracy,
+                    files={kind: dict(path=path.name, sha256=_sha256(path))
+                           for kind, path in files.items()})
+        write_text_atomically(self.out_dir / f"{self.name}.json",
+                              json.dumps(meta, indent=1, default=str) + "\n")
+        return meta
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
