@@ -6,7 +6,8 @@ counter of every source parameter: optimiser steps, ``load_state_dict`` (in-plac
 and device/dtype moves all change the stamp, so a stale entry is never returned. Keys can follow
 the input (a position embedding per token grid, so per image size), so the least recently used
 entries are dropped beyond ``MAX_ENTRIES``: a long evaluation over images of many sizes keeps
-its memory flat.
+its memory flat. Under ``torch.export`` tracing an entry an eager pass made is reused as a
+constant (``_exported``).
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class EvalCache:
             return compute()
         # Inference-mode tensors cannot be reused outside inference mode: keep them apart.
         full_key = (key, torch.is_inference_mode_enabled())
+        if torch.compiler.is_exporting():
+            return self._exported(full_key)
         stamp = _stamp(sources)
         entry = self._entries.get(full_key)
         if entry is not None and entry[0] == stamp:
@@ -53,6 +56,16 @@ class EvalCache:
         while len(self._entries) > MAX_ENTRIES:
             self._entries.popitem(last=False)
         return value
+
+    def _exported(self, full_key: tuple) -> torch.Tensor:
+        """During ``torch.export`` tracing the sources are fake tensors without storage (no
+        stamp) and derivations such as ``pinv`` have no ONNX operator: the graph takes the
+        value an eager pass derived as a constant."""
+        entry = self._entries.get(full_key)
+        if entry is None:
+            raise RuntimeError(f"nothing derived for {full_key[0]!r} yet: run the model once "
+                               "eagerly at this choice and input size before exporting it")
+        return entry[1]
 
     def __len__(self) -> int:
         return len(self._entries)
