@@ -32,7 +32,7 @@ def to_csv(results: MultiBudgetResults, path: str | os.PathLike) -> None:
                              *(r.metrics.get(name, "") for name in metric_names)])
 
 
-def _format(value: float) -> str:
+def format_metric(value: float) -> str:
     """Two decimals; three below 1 (depth errors and ratios such as RMSE 0.513, d1 0.780)."""
     return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
 
@@ -46,7 +46,7 @@ def to_markdown(results: MultiBudgetResults) -> str:
         header.append("budgets (GFLOPs)")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in results.choices:
-        metrics = [_format(r.metrics[n]) if n in r.metrics else "-" for n in metric_names]
+        metrics = [format_metric(r.metrics[n]) if n in r.metrics else "-" for n in metric_names]
         row = [r.id, f"{r.gflops:.4g}", f"{r.params / 1e6:.2f}", *metrics,
                f"{r.images_per_s:.1f}"]
         if with_budgets:
