@@ -8,15 +8,15 @@ One mechanism serves every recipe that trains several sub-networks per step:
   the target once per batch, and every sampled choice is pulled toward it.
 
 The distilled output is that of one submodule of the model (``module``, default
-``decode_head``: a segmentor's logits), captured by a forward hook, so the task's own forward
-and losses run unchanged. Students minimise ``task_weight * task loss + weight * distance``.
+``decode_head``: a segmentor's logits), captured by ``models.intercept.capture_output``, so
+the task's own forward and losses run unchanged. Students minimise
+``task_weight * task loss + weight * distance``.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -28,6 +28,7 @@ from mmengine.registry import MODELS
 from flexseg.layers.checks import is_number
 from flexseg.models.checkpoint import unwrap_state_dict
 from flexseg.models.contract import FlexibleBackbone, find_flexible, unwrap
+from flexseg.models.intercept import capture_output
 
 DISTILL_MODES = ("inplace", "teacher")
 DISTANCES = ("kl", "mse")
@@ -66,31 +67,6 @@ def distillation_distance(student: Output, target: Output, distance: str = "kl",
         else:
             terms.append(F.mse_loss(out, ref))
     return torch.stack(terms).mean()
-
-
-@contextlib.contextmanager
-def capture_output(module: nn.Module) -> Iterator[dict]:
-    """Yield a dict whose ``'output'`` is the last output of ``module`` inside the block.
-
-    The module's ``forward`` is wrapped on the instance rather than hooked: OpenMMLab heads
-    call ``self.forward(...)`` directly in their ``loss``, which forward hooks never see.
-    """
-    captured: dict = {}
-    own = module.__dict__.get("forward")
-    original = module.forward
-
-    def forward(*args, **kwargs):
-        captured["output"] = original(*args, **kwargs)
-        return captured["output"]
-
-    module.forward = forward
-    try:
-        yield captured
-    finally:
-        if own is None:
-            del module.forward
-        else:
-            module.forward = own
 
 
 def _submodule(model: nn.Module, name: str) -> nn.Module:

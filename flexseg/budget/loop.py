@@ -98,8 +98,8 @@ def plan_training(space: BudgetSpace, sampler_cfg: dict, distill: DistillConfig 
     seed = seed if own_seed is None else own_seed
     if distill is None or distill.mode != "inplace":
         return TrainingPlan(build_sampler(space, seed=seed, **options))
-    limited = space.restrict(options.get("min_gflops"), options.get("max_gflops"))
-    teacher = space.get(distill.teacher_choice) if distill.teacher_choice else limited[-1]
+    teacher = space.get(distill.teacher_choice) if distill.teacher_choice else \
+        space.largest(options.get("min_gflops"), options.get("max_gflops"))
     return TrainingPlan(build_sampler(space.without(teacher.id), seed=seed, **options), teacher,
                         distill.teacher_only_iters)
 
@@ -146,9 +146,8 @@ class BudgetTraining:
         """The training plan over ``space`` and the entry of the eval choice (default: the
         largest within the sampler's GFLOPs limits); ValueError for settings that do not fit."""
         plan = plan_training(space, self.sampler_cfg, self.distill_cfg, seed)
-        limited = space.restrict(self.sampler_cfg.get("min_gflops"),
-                                 self.sampler_cfg.get("max_gflops"))
-        eval_entry = space.get(self.eval_choice) if self.eval_choice is not None else limited[-1]
+        eval_entry = space.get(self.eval_choice) if self.eval_choice is not None else \
+            space.largest(self.sampler_cfg.get("min_gflops"), self.sampler_cfg.get("max_gflops"))
         return plan, eval_entry
 
     def _build_distiller(self) -> Distiller:

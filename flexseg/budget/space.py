@@ -18,11 +18,11 @@ import torch.nn as nn
 
 from flexseg.layers import to_2tuple
 from flexseg.layers.checks import check_number, check_size
+from flexseg.layers.size import Size2d
 from flexseg.models.contract import Choice, FlexibleBackbone, find_flexible, unwrap
 
 from .inference import count_flops_outside_backbone
 
-Size2d = tuple[int, int]
 # Heads that only training uses (mmseg's auxiliary heads): not part of the deployed model.
 TRAINING_ONLY_HEADS = ("auxiliary_head",)
 
@@ -91,6 +91,12 @@ class BudgetSpace(Sequence[BudgetEntry]):
                 f"spans {self[0].gflops:.4g} ({self[0].id}) to {self[-1].gflops:.4g} "
                 f"({self[-1].id}) GFLOPs at {self.image_hw[0]}x{self.image_hw[1]}")
         return BudgetSpace(kept, self.image_hw)
+
+    def largest(self, min_gflops: float | None = None,
+                max_gflops: float | None = None) -> BudgetEntry:
+        """The most expensive choice within the limits: the default eval choice and in-place
+        distillation teacher of training, and a budget's pick without previous results."""
+        return self.restrict(min_gflops, max_gflops)[-1]
 
     def without(self, choice_id: str) -> BudgetSpace:
         """The space less one choice (e.g. an in-place distillation teacher)."""

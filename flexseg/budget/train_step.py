@@ -19,9 +19,11 @@ import torch
 import torch.nn as nn
 from mmengine.optim import OptimWrapper
 
+from flexseg.compat.mmengine_private import accumulative_counts, run_forward
 from flexseg.models.contract import Choice, FlexibleBackbone, unwrap
+from flexseg.models.intercept import capture_output
 
-from .distill import Distiller, capture_output
+from .distill import Distiller
 
 DISTILL_LOG_KEY = "loss_distill"
 
@@ -49,7 +51,7 @@ def accumulated_train_step(model: nn.Module, data_batch: dict | tuple | list,
                            distiller: Distiller | None = None) -> dict[str, torch.Tensor]:
     """Train ``choices`` on one batch with one optimizer step; log values are their means."""
     # mmengine's own accumulation would step only every N-th call: that would break the rule.
-    if getattr(optim_wrapper, "_accumulative_counts", 1) != 1:
+    if accumulative_counts(optim_wrapper) != 1:
         raise ValueError("the sandwich rule already accumulates its sub-networks into one "
                          "optimizer step; set optim_wrapper.accumulative_counts=1")
     module = unwrap(model)
@@ -63,7 +65,7 @@ def accumulated_train_step(model: nn.Module, data_batch: dict | tuple | list,
             capturing = (capture_output(distiller.module) if distiller is not None
                          else contextlib.nullcontext({}))
             with optim_wrapper.optim_context(model), capturing as out:
-                losses = model._run_forward(data, mode="loss")
+                losses = run_forward(model, data, mode="loss")
             loss, log_vars = module.parse_losses(losses)
             if distiller is not None and target is None:
                 target = _detach(out["output"])

@@ -13,10 +13,10 @@ averages each metric over the choices; a choice id uses that choice. Hooks (logg
 visualisation) see that same choice's outputs; ``batch_outputs`` holds the current batch's
 outputs under every choice (``BudgetVisualizationHook`` draws them side by side).
 
-The batch itself is shared: mmengine's data preprocessors build new data samples while moving
-them to the device, and models write predictions into those, so every step returns its own
-samples and the batch stays as loaded (the tests check that deferred metrics see each choice's
-own predictions).
+The batch is preprocessed once and shared: models write predictions into the data samples they
+are given, so every choice predicts into its own shallow copies of the preprocessed samples and
+the batch stays as loaded (the tests check that deferred metrics see each choice's own
+predictions).
 
 Usage in a config::
 
@@ -28,23 +28,23 @@ the work dir); the Markdown table is also logged.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import time
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
-import torch.nn as nn
 from mmengine.dist import all_reduce, is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
+from mmengine.model import BaseModel
 from mmengine.registry import DATASETS, LOOPS
 from mmengine.runner.amp import autocast
 from mmengine.runner.base_loop import BaseLoop
 from torch.utils.data import DataLoader
 
 from flexseg.budget.space import BudgetEntry, build_budget_space, default_image_hw
+from flexseg.compat.mmengine_private import run_forward
 from flexseg.compat.random_state import preserved_random_state
 from flexseg.datasets.unreadable import CONFIG_KEY as SKIP_UNREADABLE, readable_subset
 from flexseg.evaluation.destinations import give_each_choice_its_destination
@@ -56,6 +56,7 @@ from flexseg.evaluation.selection import ALL, Selection, describe, parse_budgets
 from flexseg.evaluation.selection import select_choices
 from flexseg.layers.checks import check_list, check_size
 from flexseg.models.contract import find_flexible, unwrap
+from flexseg.models.intercept import serve_outputs
 from flexseg.models.prefix_tree import TreeStats
 
 RULES = {"greater": True, "less": False}
@@ -213,25 +214,27 @@ class MultiBudgetLoop(BaseLoop):
 
     @torch.no_grad()
     def run_iter(self, idx: int, data_batch: dict) -> None:
-        """Every choice on the batch. The backbone computes its outputs for all choices first
-        where they share work (``FlexibleBackbone.forward_choices``), choice after choice in
-        its own order; each step then runs with the backbone serving that choice's outputs.
-        A choice's time is the backbone work done for it (prefixes it reuses are not counted
-        again) plus its own step. A model that calls its backbone on anything but the whole
-        batch (slide inference, test-time augmentation) gets it computed as usual, and later
-        batches skip the shared pass."""
+        """Every choice on the batch, preprocessed once. The backbone computes its outputs for
+        all choices first where they share work (``FlexibleBackbone.forward_choices``), choice
+        after choice in its own order; each choice's prediction then runs with the backbone
+        serving that choice's outputs. A choice's time is the backbone work done for it
+        (prefixes it reuses are not counted again) plus its own prediction; the shared
+        preprocessing is counted for none. A model that calls its backbone on anything but the
+        whole batch (slide inference) gets it computed as usual, and later batches skip the
+        shared pass; a model with its own step (test-time augmentation) runs that step per
+        choice."""
         self.runner.call_hook(f"before_{self.stage}_iter", batch_idx=idx, data_batch=data_batch)
-        step = getattr(self.runner.model, f"{self.stage}_step")
         entries = self.selection.entries
         position = {entry.choice: index for index, entry in enumerate(entries)}
         produced = [None] * len(entries)
         with autocast(enabled=self.fp16):
-            if self._share_prefixes:
-                inputs = unwrap(self.runner.model).data_preprocessor(data_batch, False)["inputs"]
-                features = self.backbone.forward_choices(inputs, [e.choice for e in entries],
+            data = self._preprocess(data_batch)
+            if data is not None and self._share_prefixes:
+                features = self.backbone.forward_choices(data["inputs"],
+                                                         [e.choice for e in entries],
                                                          self._tree_stats)
             else:
-                inputs, features = None, iter([(e.choice, None) for e in entries])
+                features = iter([(e.choice, None) for e in entries])
             while True:
                 _synchronize()
                 start = time.perf_counter()
@@ -239,8 +242,9 @@ class MultiBudgetLoop(BaseLoop):
                 if choice is None:
                     break
                 self.backbone.activate(choice)
+                inputs = None if data is None else data["inputs"]
                 with serve_outputs(self.backbone, inputs, maps) as served:
-                    outputs = step(data_batch)
+                    outputs = self._predict(data_batch, data)
                 self._share_prefixes &= served["whole_batch"]
                 _synchronize()
                 index = position[choice]
@@ -252,6 +256,25 @@ class MultiBudgetLoop(BaseLoop):
         hook_outputs = produced[entries.index(self._primary())]
         self.runner.call_hook(f"after_{self.stage}_iter", batch_idx=idx, data_batch=data_batch,
                               outputs=hook_outputs)
+
+    def _preprocess(self, data_batch: dict) -> dict | None:
+        """The batch through the model's data preprocessor, once for every choice; None for a
+        model whose step is not mmengine's preprocess-then-predict (it runs its own step)."""
+        model = unwrap(self.runner.model)
+        step = f"{self.stage}_step"
+        if getattr(type(model), step) is not getattr(BaseModel, step):
+            return None
+        return model.data_preprocessor(data_batch, False)
+
+    def _predict(self, data_batch: dict, data: dict | None) -> list:
+        """One choice's predictions. Models write them into the data samples they are given,
+        so each choice predicts into its own shallow copies and the batch stays as loaded."""
+        if data is None:
+            return getattr(self.runner.model, f"{self.stage}_step")(data_batch)
+        samples = data.get("data_samples")
+        if isinstance(samples, list):
+            data = {**data, "data_samples": [sample.new() for sample in samples]}
+        return run_forward(unwrap(self.runner.model), data, mode="predict")
 
     # ----------------------------------------------------------------- results
     def _finish(self) -> dict:
@@ -322,30 +345,6 @@ def _check_names(summary: object, metric: object, plot_metrics: object) -> None:
                                                          "metric names such as 'mIoU'")):
         raise ValueError(f"plot_metrics must be a list of metric names such as 'mIoU', got "
                          f"{plot_metrics!r}")
-
-
-@contextlib.contextmanager
-def serve_outputs(backbone: nn.Module, inputs: torch.Tensor | None,
-                  outputs: tuple | None) -> Iterator[dict]:
-    """Inside the block the backbone returns ``outputs`` when called on ``inputs``, and
-    computes as usual on anything else (then ``whole_batch`` in the yielded dict is False)."""
-    served = dict(whole_batch=outputs is not None)
-    if outputs is None:
-        yield served
-        return
-    compute = backbone.forward
-
-    def forward(x: torch.Tensor):
-        if x.shape == inputs.shape and torch.equal(x, inputs):
-            return outputs
-        served["whole_batch"] = False
-        return compute(x)
-
-    backbone.forward = forward
-    try:
-        yield served
-    finally:
-        del backbone.forward
 
 
 def _synchronize() -> None:

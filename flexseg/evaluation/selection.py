@@ -115,14 +115,16 @@ def _value(metrics: dict[str, float], metric: str, choice_id: str) -> float:
     return metrics[metric]
 
 
-def _pick(budget: float, candidates: list[BudgetEntry], previous: MultiBudgetResults | None,
+def _pick(budget: float, candidates: BudgetSpace, previous: MultiBudgetResults | None,
           metric: str, higher_is_better: bool) -> BudgetEntry:
-    fitting = [entry for entry in candidates if entry.gflops <= budget]
-    if not fitting:
+    try:
+        largest = candidates.largest(max_gflops=budget)
+    except ValueError:
         raise ValueError(f"budget {budget:g} GFLOPs is below the cheapest choice; available: "
-                         f"{describe(candidates)}")
+                         f"{describe(candidates)}") from None
     if previous is None:
-        return max(fitting, key=lambda entry: entry.gflops)
+        return largest
+    fitting = candidates.restrict(max_gflops=budget)
     evaluated = [entry for entry in fitting if entry.id in previous.ids()]
     if not evaluated:
         raise ValueError(f"no choice under {budget:g} GFLOPs ({describe(fitting)}) was "
@@ -156,7 +158,8 @@ def select_choices(space: BudgetSpace, choices: ChoiceSpec = ALL,
     candidates = _requested(space, choices, previous, metric, higher_is_better)
     if not budgets:
         return Selection(candidates)
-    picks = {budget: _pick(budget, candidates, previous, metric, higher_is_better)
+    within = BudgetSpace(candidates, space.image_hw)
+    picks = {budget: _pick(budget, within, previous, metric, higher_is_better)
              for budget in budgets}
     entries = sorted({entry.id: entry for entry in picks.values()}.values(),
                      key=lambda entry: entry.gflops)

@@ -7,10 +7,10 @@ import pytest
 import torch
 from mmengine.optim import OptimWrapper
 
-from flexseg.budget.distill import (DistillConfig, Distiller, FrozenTeacher, capture_output,
-                                    distillation_distance)
+from flexseg.budget.distill import DistillConfig, Distiller, FrozenTeacher, distillation_distance
 from flexseg.budget.loop import plan_training
 from flexseg.budget.train_step import DISTILL_LOG_KEY, accumulated_train_step
+from flexseg.models.intercept import capture_output
 
 from .conftest import build_segmentor, make_space
 from .test_train_step import _batch
