@@ -65,3 +65,14 @@ def test_the_pass_reports_what_sharing_saved(tmp_path, small_digitseg, tiny_chec
     # embed and block 0: 9. Three batches of the 8 images; the deepest path holds 4 states.
     assert "shared prefixes: 27 backbone operations instead of 33 (82%), at most 4 " \
            "intermediate states alive" in logged
+
+
+def test_each_batch_is_preprocessed_once_for_every_choice(tmp_path, small_digitseg,
+                                                          tiny_checkpoint):
+    runner = make_runner(tmp_path, small_digitseg, tiny_checkpoint,
+                         dict(type="MultiBudgetTestLoop", choices=",".join(CHOICES)), **KEEP)
+    calls = [0]
+    runner.model.data_preprocessor.register_forward_hook(
+        lambda *_: calls.__setitem__(0, calls[0] + 1))
+    runner.test()
+    assert calls[0] == len(runner.test_dataloader)  # one per batch, not one per choice
