@@ -1,27 +1,34 @@
-"""Export one sub-network of a flexible model as a fixed-budget checkpoint.
+"""Export one sub-network of a flexible model as a fixed-budget model.
 
-    python tools/export.py CONFIG CHECKPOINT (--choice p16 | --budget 10 [--results R.json])
-        [--format flexseg|mmseg-vit|timm] [--out PATH] [--image-size H [W]]
+    python tools/export.py CONFIG CHECKPOINT
+        (--choice p16 | --budget 10 [--results R.json] | --latency-ms 20 --profile P.json)
+        [--format flexseg|mmseg-vit|timm|onnx] [--out PATH] [--shape H W]
+        [--batch N] [--check [--threads N]]
 
 flexseg (default): same weights, backbone pinned to the choice (+ config), exact for any choice.
 mmseg-vit: MMSegmentation's stock VisionTransformer (+ config); FlexiViT at p == out_stride.
 timm: the backbone as a timm VisionTransformer state dict (+ JSON constructor arguments).
+onnx: the whole segmentor or depth estimator at the choice as an ONNX graph of static shape
+    (batch, 3, H, W) -> logits or depth at H x W (needs the deploy extra); --check compares it
+    with the torch model on the config's test set and times both.
 """
 import argparse
+import json
+import sys
 from pathlib import Path
-
-from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
-from mmengine.runner import load_checkpoint
 
 import flexseg  # noqa: F401  (registers the models)
 from flexseg.budget.space import build_budget_space
 from flexseg.cli import ConfigOptions, run_cli
-from flexseg.compat import allow_mmengine_checkpoints
-from flexseg.compat.checkpoint_fit import check_checkpoint_fits
+from flexseg.deploy.choose import pick_by_latency
+from flexseg.deploy.latency import LatencyProfile
+from flexseg.deploy.loading import load_config, load_trained_model
 from flexseg.evaluation import load_results, select_choices
 from flexseg.evaluation.export import FORMATS, export_fixed_budget
-from flexseg.layers.checks import check_size
+from flexseg.evaluation.export.onnx import export_onnx, require_onnx
+from flexseg.layers.checks import check_int, check_size
+
+ONNX = "onnx"
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,48 +40,86 @@ def parse_args() -> argparse.Namespace:
     which.add_argument("--budget", type=float,
                        help="GFLOPs per image: the best choice that fits (best by --results, "
                        "else the most expensive)")
+    which.add_argument("--latency-ms", type=float,
+                       help="milliseconds per call, from --profile: the best choice that fits "
+                       "(best by --results or the profile's metric, else the most expensive)")
     parser.add_argument("--results", help="JSON of a previous multi-budget evaluation")
-    parser.add_argument("--format", choices=FORMATS, default="flexseg", help="output format")
-    parser.add_argument("--out", help="output checkpoint (default: next to CHECKPOINT)")
-    parser.add_argument("--image-size", type=int, nargs="+", metavar="H [W]",
-                        help="image size fixing GFLOPs and the position-embedding grid "
-                        "(default: the backbone's img_size)")
+    parser.add_argument("--profile", help="latency profile JSON (tools/profile_latency.py)")
+    parser.add_argument("--format", choices=[*FORMATS, ONNX], default="flexseg",
+                        help="output format")
+    parser.add_argument("--out", help="output file (default: next to CHECKPOINT)")
+    parser.add_argument("--shape", "--image-size", dest="shape", type=int, nargs="+",
+                        metavar="H [W]", help="image size fixing GFLOPs, the position-embedding "
+                        "grid and the ONNX input (default: the backbone's img_size)")
+    parser.add_argument("--batch", type=int, default=1, help="ONNX: images per call (static)")
+    parser.add_argument("--check", action="store_true", help="ONNX: compare with torch on the "
+                        "config's test set and time both (writes OUT.check.json)")
+    parser.add_argument("--threads", type=int, help="ONNX check: threads of both backends")
     parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions,
                         help="override config keys")
     return parser.parse_args()
 
 
-def image_size(args: argparse.Namespace, cfg: Config) -> tuple[int, int]:
-    size = args.image_size or cfg.model.backbone.get("img_size")
+def image_size(args: argparse.Namespace, cfg) -> tuple[int, int]:
+    size = args.shape or cfg.model.backbone.get("img_size")
     if size is None:
-        raise ValueError("the backbone config has no img_size; pass --image-size H [W]")
+        raise ValueError("the backbone config has no img_size; pass --shape H W")
     size = [size] if isinstance(size, int) else list(size)
     if len(size) not in (1, 2):
-        raise ValueError(f"--image-size takes H or H W, got {size}")
-    return check_size("--image-size", (size[0], size[-1]))
+        raise ValueError(f"--shape takes H or H W, got {size}")
+    return check_size("--shape", (size[0], size[-1]))
+
+
+def pick(args: argparse.Namespace, model, image_hw) -> str:
+    if args.choice is not None:
+        return args.choice
+    previous = load_results(args.results) if args.results else None
+    space = build_budget_space(model, image_hw)
+    if args.budget is not None:
+        selection = select_choices(space, budgets=[args.budget], previous=previous)
+        return selection.budget_picks[args.budget]
+    if args.profile is None:
+        raise ValueError("--latency-ms needs --profile PROFILE.json (tools/profile_latency.py)")
+    profile = LatencyProfile.load(args.profile)
+    for difference in profile.check_fingerprint():
+        print(f"warning: the latency profile was measured elsewhere ({difference})",
+              file=sys.stderr)
+    return pick_by_latency(space, profile, args.latency_ms, ranking=previous)
+
+
+def export_graph(args: argparse.Namespace, cfg, model, choice: str, image_hw) -> None:
+    from flexseg.deploy.onnx_check import check_onnx, describe_check
+    from flexseg.deploy.onnx_runtime import OnnxRunner
+
+    batch = check_int("--batch", args.batch, 1)
+    out = Path(args.out or Path(args.checkpoint).with_name(
+        f"{Path(args.checkpoint).stem}_{choice}.onnx"))
+    space = build_budget_space(model, image_hw)
+    export_onnx(model, choice, image_hw, out, batch,
+                dict(gflops=space.get(model.backbone.choice(choice).id).gflops))
+    print(f"wrote {out} ({choice}, inputs {batch}x3x{image_hw[0]}x{image_hw[1]})")
+    if args.check:
+        threads = check_int("--threads", args.threads, 1) if args.threads else None
+        report = check_onnx(cfg, model, OnnxRunner(out, threads))
+        print(describe_check(report))
+        report_path = out.with_suffix(".check.json")
+        report_path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {report_path}")
 
 
 def main() -> None:
     args = parse_args()
-    for path in (args.config, args.checkpoint):
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"file not found: {path}")
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    if args.format == ONNX:
+        require_onnx()
+    elif args.check or args.batch != 1:
+        raise ValueError("--check and --batch apply to --format onnx")
+    cfg = load_config(args.config, args.cfg_options)
     image_hw = image_size(args, cfg)
-    init_default_scope(cfg.get("default_scope", "mmseg"))
-    allow_mmengine_checkpoints()
-    model = MODELS.build(cfg.model)
-    check_checkpoint_fits(model, args.checkpoint)
-    load_checkpoint(model, args.checkpoint, map_location="cpu", strict=True)
-    model.eval()
-    choice = args.choice
-    if args.budget is not None:
-        previous = load_results(args.results) if args.results else None
-        selection = select_choices(build_budget_space(model, image_hw), budgets=[args.budget],
-                                   previous=previous)
-        choice = selection.budget_picks[args.budget]
+    model = load_trained_model(cfg, args.checkpoint)
+    choice = pick(args, model, image_hw)
+    if args.format == ONNX:
+        export_graph(args, cfg, model, choice, image_hw)
+        return
     out = args.out or Path(args.checkpoint).with_name(
         f"{Path(args.checkpoint).stem}_{choice}_{args.format}.pth")
     for path in export_fixed_budget(cfg, model, choice, args.format, out, image_hw):

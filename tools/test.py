@@ -6,8 +6,13 @@ Models with a flexible backbone can be evaluated at several compute budgets in o
 
     python tools/test.py CONFIG CHECKPOINT --choices all|pareto|p8,p16 [--budgets 5,10,20]
         [--results previous.json] [--reference baselines.json]
+
+or at latency budgets measured on this machine (tools/profile_latency.py):
+
+    python tools/test.py CONFIG CHECKPOINT --budgets-ms 10,20 --profile PROFILE.json
 """
 import argparse
+import sys
 from pathlib import Path
 
 from mmengine.registry import RUNNERS
@@ -16,6 +21,9 @@ from mmengine.runner import Runner
 import flexseg.evaluation  # noqa: F401  (registers the multi-budget loops)
 from flexseg.cli import add_common_args, load_config, run_cli
 from flexseg.compat.checkpoint_fit import check_checkpoint_fits
+from flexseg.deploy.choose import pick_by_latencies, profile_space
+from flexseg.deploy.latency import LatencyProfile
+from flexseg.evaluation.results import load_results
 from flexseg.evaluation.selection import ALL, parse_budgets, parse_choices
 
 MULTI_BUDGET_LOOP = "MultiBudgetTestLoop"
@@ -39,6 +47,11 @@ def parse_args() -> argparse.Namespace:
     budgets.add_argument("--choices", help="all, pareto (needs --results) or ids, e.g. p8,p16")
     budgets.add_argument("--budgets", help="GFLOPs per image, e.g. 5,10,20: the best choice "
                          "under each (best by --results, else the most expensive)")
+    budgets.add_argument("--budgets-ms", help="milliseconds per call, e.g. 10,20: the best "
+                         "choice within each by --profile's latencies (best by --results or "
+                         "the profile's metric, else the most expensive)")
+    budgets.add_argument("--profile", help="latency profile JSON (tools/profile_latency.py) "
+                         "for --budgets-ms")
     budgets.add_argument("--results", help="JSON written by a previous multi-budget run")
     budgets.add_argument("--reference", help="JSON/CSV of baseline points (name, gflops, "
                          "metrics) for the plot")
@@ -76,6 +89,26 @@ def save_outputs(cfg, out: str) -> None:
         cfg.test_evaluator["keep_results"] = True
 
 
+def resolve_latency_budgets(args: argparse.Namespace) -> None:
+    """--budgets-ms: the choices picked under each latency cap become ``--choices``."""
+    if args.budgets_ms is None:
+        return
+    if args.budgets is not None:
+        raise ValueError("give --budgets (GFLOPs) or --budgets-ms (milliseconds), not both")
+    if args.profile is None:
+        raise ValueError("--budgets-ms needs --profile PROFILE.json (tools/profile_latency.py)")
+    profile = LatencyProfile.load(args.profile)
+    for difference in profile.check_fingerprint():
+        print(f"warning: the latency profile was measured elsewhere ({difference})",
+              file=sys.stderr)
+    ranking = load_results(args.results) if args.results else None
+    picks = pick_by_latencies(profile_space(profile), profile, args.budgets_ms,
+                              parse_choices(args.choices or ALL), ranking)
+    print("latency budgets: " + ", ".join(f"{cap:g} ms -> {choice_id}"
+                                          for cap, choice_id in picks.items()))
+    args.choices = ",".join(dict.fromkeys(picks.values()))
+
+
 def enable_multi_budget(cfg, args: argparse.Namespace) -> None:
     """Switch to (or update) the multi-budget test loop when any of its flags is given."""
     flags = dict(choices=args.choices, budgets=args.budgets, results=args.results,
@@ -97,6 +130,7 @@ def main() -> None:
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
+    resolve_latency_budgets(args)
     enable_multi_budget(cfg, args)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
