@@ -10,12 +10,14 @@ CACHE="${FLEXSEG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flexseg}"
 WHEELS="$CACHE/wheels"
 BASE_PYTHON="${BASE_PYTHON:-python3}"
 READY="$VENV/.flexseg-ready"
+# The ready stamp holds what was installed: requirements and pyproject (its optional extras).
+STAMPED=("$ROOT/requirements.txt" "$ROOT/pyproject.toml")
 MMCV_VERSION=2.1.0
 
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; rm -f "$READY"; exit 1; }
 
-if [[ -f "$READY" ]] && cmp -s "$READY" "$ROOT/requirements.txt"; then
+if [[ -f "$READY" ]] && cat "${STAMPED[@]}" | cmp -s "$READY" -; then
     say "environment $VENV is ready"
     exit 0
 fi
@@ -55,6 +57,24 @@ say "installing mmcv, OpenMMLab and flexseg"
 "${PIP[@]}" install -q -r "$ROOT/requirements.txt" || die "requirements failed to install"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT" || die "pip install -e . failed"
 
+say "installing the optional extras of pyproject.toml (deploy: ONNX export, ONNX Runtime)"
+mapfile -t EXTRAS < <("$VENV/bin/python" - "$ROOT/pyproject.toml" <<'PY'
+import sys
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    from pip._vendor import tomli as tomllib
+
+with open(sys.argv[1], "rb") as file:
+    extras = tomllib.load(file)["project"].get("optional-dependencies", {})
+print("\n".join(requirement for group in extras.values() for requirement in group))
+PY
+)
+if [[ ${#EXTRAS[@]} -gt 0 ]]; then
+    "${PIP[@]}" install -q "${EXTRAS[@]}" || die "optional extras failed to install"
+fi
+
 say "checking that mmcv.ops runs"
 "$VENV/bin/python" - <<'PY' || die "mmcv.ops check failed: the environment is NOT ready"
 import torch
@@ -64,5 +84,5 @@ boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30
 _, keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
 assert keep.tolist() == [0, 2], keep
 PY
-cp "$ROOT/requirements.txt" "$READY"
+cat "${STAMPED[@]}" > "$READY"
 say "ready: source $VENV/bin/activate"
