@@ -8,7 +8,7 @@ JSON. Figures: P1 FlexiViT vs timm; P2 training step vs MMSegmentation's ViT; P2
 the spread of step times; P3a one multi-budget pass vs a test run per choice; P3b shared-
 prefix evaluation; P4 analytic vs counted FLOPs; P5 latency vs GFLOPs order; P6 backbone vs
 matmul speed; MEM training-step memory with checkpointing; PRICE pricing the ADE20K stitched
-space (module docs in flexseg/benchmark/). Time on an otherwise idle machine. --quick runs
+space (module docs in benchmarks/). Time on an otherwise idle machine. --quick runs
 tiny sizes and one round: it checks the output, it times nothing.
 """
 import argparse
@@ -18,10 +18,11 @@ from pathlib import Path
 
 import torch
 
-from flexseg.benchmark import (FIGURES, Settings, digitseg_root, select_figures, to_markdown,
-                               write_json)
-from flexseg.benchmark.settings import REPO
-from flexseg.cli import run_cli
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not installed
+from benchmarks import (FIGURES, Settings, digitseg_root, select_figures,  # noqa: E402
+                        to_markdown, write_json)
+from benchmarks.settings import REPO  # noqa: E402
+from flexseg.cli import run_cli  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

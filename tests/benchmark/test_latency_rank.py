@@ -1,7 +1,7 @@
 """Latency timing leaves the model as it found it; Spearman's rho on known rankings."""
 import pytest
 
-from flexseg.benchmark.latency_rank import median_latencies_ms, spearman_rho
+from benchmarks.latency_rank import median_latencies_ms, spearman_rho
 from flexseg.budget import build_budget_space
 from tests.budget.conftest import build_segmentor
 

@@ -2,8 +2,8 @@
 failure."""
 import pytest
 
-from flexseg.benchmark.fresh import run_fresh
-from flexseg.benchmark.timing import interleaved, median_ratio
+from benchmarks.fresh import run_fresh
+from benchmarks.timing import interleaved, median_ratio
 
 
 def test_each_round_runs_every_side_once_starting_one_further_along():

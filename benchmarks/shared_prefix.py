@@ -27,9 +27,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from flexseg.budget import default_image_hw
 from flexseg.budget.inference import InferenceForward, eval_mode
-from flexseg.models.intercept import serve_outputs
 from flexseg.layers import explicit_attention
 from flexseg.models.contract import find_flexible
+from flexseg.models.intercept import serve_outputs
 from flexseg.models.prefix_tree import TreeStats
 
 from .models import build_config_model

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 # The DigitSeg models the figures measure (the main job and the stitched job).
 MAIN_CONFIG = REPO / "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
 STITCHED_CONFIG = REPO / "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py"

@@ -15,7 +15,7 @@ import multiprocessing as mp
 import os
 from typing import Callable, Iterator
 
-PROBE_MODULES = ["flexseg.benchmark.memory", "flexseg.benchmark.step_spread"]
+PROBE_MODULES = ["benchmarks.memory", "benchmarks.step_spread"]
 
 
 def _child(fn: Callable[..., dict], kwargs: dict, connection) -> None:

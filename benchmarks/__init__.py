@@ -1,5 +1,7 @@
 """Performance figures, each measured beside its reference in one process
 (``tools/benchmark.py``): one module per figure, a ``run(settings) -> rows`` function each.
+They measure this repository's configs and data, so they live beside it, not in the installed
+``flexseg`` package.
 
 Shared pieces: ``settings`` (what a run is told), ``timing`` (interleaved rounds), ``fresh``
 (a measurement in a process of its own), ``models`` (config models, batches, stock-ViT twins),
