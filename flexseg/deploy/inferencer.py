@@ -55,11 +55,11 @@ def _config_metainfo(cfg: Config) -> dict | None:
     """Classes and palette of the config's test dataset (for checkpoints saved without
     them), or None."""
     dataset = (cfg.get("test_dataloader") or {}).get("dataset") or {}
-    try:
-        dataset_class = DATASETS.get(dataset.get("type"))
-    except (KeyError, TypeError):
+    name = dataset.get("type")
+    if not isinstance(name, str):
         return None
-    meta = dict(getattr(dataset_class, "METAINFO", None) or {})
+    scoped = name if "." in name else f"{cfg.get('default_scope', 'mmseg')}.{name}"
+    meta = dict(getattr(DATASETS.get(scoped), "METAINFO", None) or {})
     meta.update(dataset.get("metainfo") or {})
     return meta or None
 
