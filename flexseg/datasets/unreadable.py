@@ -12,6 +12,9 @@ file. With ``skip_unreadable_samples = True`` in the config:
   (``readable_subset``) and log how many, so metrics never silently cover fewer images; mmengine's
   own evaluation loops still stop with the error.
 
+The same wrapper stops on a sample whose annotation does not match its image in size or holds
+labels outside the classes and the ignore index (``sample_checks``), in one line naming the file.
+
 Works in data-loader workers started by ``fork`` (the configs' ``mp_start_method``).
 """
 from __future__ import annotations
@@ -23,8 +26,10 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from PIL import Image
 
+from .sample_checks import (CHECK_HINT, IMAGE_SUFFIXES, BrokenSampleError, label_problems,
+                            size_mismatches)
+
 CONFIG_KEY = "skip_unreadable_samples"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 ORIGINAL_PREPARE_DATA = BaseDataset.prepare_data
 
 
@@ -64,11 +69,18 @@ def unreadable_files(info: dict) -> list[str]:
 
 def _prepare_data(self: BaseDataset, idx: int):
     try:
-        return ORIGINAL_PREPARE_DATA(self, idx)
+        result = ORIGINAL_PREPARE_DATA(self, idx)
     except Exception:
-        files = unreadable_files(self.get_data_info(idx))
+        info = self.get_data_info(idx)
+        files = unreadable_files(info)
         if not files:
+            _raise_if_broken(size_mismatches(info))
             raise
+    else:
+        if result is not None:
+            _raise_if_broken(size_mismatches(self.get_data_info(idx))
+                             + label_problems(self, result))
+        return result
     if _Settings.skip and not self.test_mode:
         _Settings.skipped.update(files)
         print_log(f"skipping a training sample: cannot read {'; '.join(files)} "
@@ -78,6 +90,11 @@ def _prepare_data(self: BaseDataset, idx: int):
     raise UnreadableSampleError(f"cannot read {'; '.join(files)}; fix or remove it, or set "
                                 f"{CONFIG_KEY}=True to skip such samples (in training and in "
                                 "the multi-budget evaluation loops)") from None
+
+
+def _raise_if_broken(problems: list[str]) -> None:
+    if problems:
+        raise BrokenSampleError(f"{'; '.join(problems)} ({CHECK_HINT})") from None
 
 
 def handle_unreadable_samples(skip: bool) -> None:
