@@ -25,6 +25,7 @@ from flexseg.deploy.latency import LatencyProfile
 from flexseg.deploy.loading import load_config, load_trained_model
 from flexseg.evaluation import load_results, select_choices
 from flexseg.evaluation.export import FORMATS, export_fixed_budget
+from flexseg.evaluation.export.dense_forward import run_at_shape
 from flexseg.evaluation.export.onnx import export_onnx, require_onnx
 from flexseg.layers.checks import check_int, check_size
 
@@ -70,11 +71,20 @@ def image_size(args: argparse.Namespace, cfg) -> tuple[int, int]:
     return check_size("--shape", (size[0], size[-1]))
 
 
+def priced_space(model, image_hw):
+    """The budget space at ``image_hw``; one line if some choice cannot run at that size."""
+    try:
+        return build_budget_space(model, image_hw)
+    except RuntimeError as error:
+        raise ValueError(f"cannot price every choice at {image_hw[0]}x{image_hw[1]} (does the "
+                         f"size fit every choice?): {str(error).splitlines()[0]}") from None
+
+
 def pick(args: argparse.Namespace, model, image_hw) -> str:
     if args.choice is not None:
         return args.choice
     previous = load_results(args.results) if args.results else None
-    space = build_budget_space(model, image_hw)
+    space = priced_space(model, image_hw)
     if args.budget is not None:
         selection = select_choices(space, budgets=[args.budget], previous=previous)
         return selection.budget_picks[args.budget]
@@ -94,9 +104,12 @@ def export_graph(args: argparse.Namespace, cfg, model, choice: str, image_hw) ->
     batch = check_int("--batch", args.batch, 1)
     out = Path(args.out or Path(args.checkpoint).with_name(
         f"{Path(args.checkpoint).stem}_{choice}.onnx"))
-    space = build_budget_space(model, image_hw)
-    export_onnx(model, choice, image_hw, out, batch,
-                dict(gflops=space.get(model.backbone.choice(choice).id).gflops))
+    run_at_shape(model, choice, image_hw, batch)  # one line if the shape does not fit
+    try:
+        metadata = dict(gflops=build_budget_space(model, image_hw).get(choice).gflops)
+    except RuntimeError:
+        metadata = {}  # another choice does not fit this shape: the space has no price here
+    export_onnx(model, choice, image_hw, out, batch, metadata)
     print(f"wrote {out} ({choice}, inputs {batch}x3x{image_hw[0]}x{image_hw[1]})")
     if args.check:
         threads = check_int("--threads", args.threads, 1) if args.threads else None

@@ -53,7 +53,8 @@ def preprocessing_metadata(model: nn.Module) -> dict:
     for name in ("mean", "std"):
         value = getattr(preprocessor, name, None)
         if value is not None:
-            metadata[name] = [float(v) for v in value.flatten()]
+            # float32 values at float32 precision: 123.675, not 123.67500305175781
+            metadata[name] = [float(f"{float(v):.7g}") for v in value.flatten()]
     return metadata
 
 

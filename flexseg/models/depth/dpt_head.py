@@ -78,6 +78,12 @@ class DPTDepthHead(BaseDecodeHead):
         losses = [loss_decode] if isinstance(loss_decode, dict) else list(loss_decode)
         self.loss_decode = nn.ModuleList(MODELS.build(cfg) for cfg in losses)
 
+    def extra_repr(self) -> str:
+        """``BaseDecodeHead``'s names ``ignore_index``, which a depth head has not: printing
+        the model (as torch's ONNX exporter does) failed."""
+        return (f"in_index={self.in_index}, max_depth={self.max_depth}, "
+                f"align_corners={self.align_corners}")
+
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """Backbone levels -> (B, 1, H', W') depth in (0, max_depth) at twice the resolution
         of the finest reassembled level."""
