@@ -3,7 +3,6 @@ at that choice (segmentor, depth estimator, stitched backbone), the shape is sta
 fit the choice, and the check on a test set reports agreement, metrics and both latencies."""
 import json
 import runpy
-import subprocess
 import sys
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 from flexseg.deploy.onnx_runtime import OnnxRunner
 from flexseg.evaluation.export.dense_forward import DenseForward
 from flexseg.evaluation.export.onnx import export_onnx
-from tests.conftest import PYTHON, REPO
+from tests.conftest import REPO
 from tests.deploy.conftest import CHOICES, TINY_CONFIG, build_segmentor, tiny_cfg
 from tests.depth.conftest import FLEXIVIT_CONFIG, SNNET_CONFIG, build_model, load_cfg
 
@@ -43,10 +42,17 @@ def _torch_output(model, choice, inputs):
         return DenseForward(model)(inputs)
 
 
+@pytest.fixture(scope="module")
+def exported(segmentor, tmp_path_factory):
+    """Every choice exported for batches of 2."""
+    directory = tmp_path_factory.mktemp("onnx")
+    return {choice: export_onnx(segmentor, choice, (64, 64), directory / f"{choice}.onnx",
+                                batch=2) for choice in CHOICES}
+
+
 @pytest.mark.parametrize("choice", CHOICES)
-def test_every_choice_runs_in_onnx_runtime_as_in_torch(segmentor, tmp_path, choice):
-    path = export_onnx(segmentor, choice, (64, 64), tmp_path / f"{choice}.onnx", batch=2)
-    runner = OnnxRunner(path, threads=1)
+def test_every_choice_runs_in_onnx_runtime_as_in_torch(segmentor, exported, choice):
+    runner = OnnxRunner(exported[choice], threads=1)
     inputs = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     want = _torch_output(segmentor, choice, inputs)
     got = torch.from_numpy(runner(inputs))
@@ -59,29 +65,18 @@ def test_every_choice_runs_in_onnx_runtime_as_in_torch(segmentor, tmp_path, choi
     assert runner.metadata["channel_order_in"] == "bgr"
 
 
-def test_the_graph_is_one_choice_not_the_flexible_model(segmentor, tmp_path):
-    """Exporting p4 then p16 gives two graphs that differ as the torch choices do."""
-    inputs = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
-    outputs = {}
-    for choice in ("p4", "p16"):
-        runner = OnnxRunner(export_onnx(segmentor, choice, (64, 64),
-                                        tmp_path / f"{choice}.onnx"), threads=1)
-        outputs[choice] = runner(inputs)
+def test_each_graph_is_one_choice_not_the_flexible_model(exported):
+    """The graphs differ as the torch choices do."""
+    inputs = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    outputs = {choice: OnnxRunner(path, threads=1)(inputs) for choice, path in exported.items()}
     assert np.abs(outputs["p4"] - outputs["p16"]).max() > 1e-2
+    assert np.abs(outputs["p4"] - outputs["p8"]).max() > 1e-2
 
 
-def test_export_restores_the_active_choice_and_mode(segmentor, tmp_path):
-    segmentor.backbone.activate("p8")
-    export_onnx(segmentor, "p4", (64, 64), tmp_path / "p4.onnx")
-    assert segmentor.backbone.active_choice.id == "p8"
-    assert not segmentor.training
-
-
-def test_static_shape_refuses_other_inputs(segmentor, tmp_path):
-    runner = OnnxRunner(export_onnx(segmentor, "p8", (64, 64), tmp_path / "p8.onnx"))
-    with pytest.raises(ValueError, match="takes inputs of shape 1x3x64x64 .static., got "
-                                         "1x3x32x32"):
-        runner(torch.zeros(1, 3, 32, 32))
+def test_static_shape_refuses_other_inputs(exported):
+    with pytest.raises(ValueError, match="takes inputs of shape 2x3x64x64 .static., got "
+                                         "1x3x64x64"):
+        OnnxRunner(exported["p8"])(torch.zeros(1, 3, 64, 64))
 
 
 def test_a_shape_that_does_not_fit_the_choice_is_one_line(segmentor, tmp_path):
@@ -93,21 +88,25 @@ def test_a_shape_that_does_not_fit_the_choice_is_one_line(segmentor, tmp_path):
     assert "\n" not in message and not (tmp_path / "x.onnx").exists()
 
 
-@pytest.mark.parametrize("config", [FLEXIVIT_CONFIG, SNNET_CONFIG], ids=["flexivit", "snnet"])
-def test_depth_estimators_export_every_choice(tmp_path, config):
+@pytest.mark.parametrize("config, choice", [(FLEXIVIT_CONFIG, "p16"), (SNNET_CONFIG, "l1-s1")],
+                         ids=["flexivit", "snnet"])
+def test_depth_estimators_export(tmp_path, config, choice):
+    """A FlexiViT patch size other than the stored one, a stitched route that crosses anchors;
+    the active choice and the modes are as before the export."""
     model = _perturbed(build_model(load_cfg(config)), 4)
     if hasattr(model.backbone, "fit_stitches"):
         model.backbone.fit_stitches([torch.randn(2, 3, 64, 64)])
+    before = model.backbone.space()[0]
+    model.backbone.activate(before)
+    runner = OnnxRunner(export_onnx(model, choice, (64, 64), tmp_path / f"{choice}.onnx"),
+                        threads=1)
+    assert model.backbone.active_choice == before and not model.training
     inputs = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
-    choices = [c.id for c in model.backbone.space()]
-    for choice in (choices[0], choices[len(choices) // 2], choices[-1]):
-        runner = OnnxRunner(export_onnx(model, choice, (64, 64), tmp_path / f"{choice}.onnx"),
-                            threads=1)
-        want = _torch_output(model, choice, inputs)
-        got = torch.from_numpy(runner(inputs))
-        assert got.shape == want.shape == (1, 1, 64, 64)
-        assert runner.metadata["output"] == "depth"
-        assert (got - want).abs().max() <= 1e-4 * max(1.0, float(want.abs().max()))
+    want = _torch_output(model, choice, inputs)
+    got = torch.from_numpy(runner(inputs))
+    assert got.shape == want.shape == (1, 1, 64, 64)
+    assert runner.metadata["output"] == "depth"
+    assert (got - want).abs().max() <= 1e-4 * max(1.0, float(want.abs().max()))
 
 
 def test_detectors_are_refused_in_one_line(tmp_path):
@@ -145,16 +144,12 @@ def test_export_tool_checks_the_graph_on_the_test_set(monkeypatch, tmp_path, tin
     assert "onnxruntime / torch" in printed and "argmax agreement" in printed
 
 
-def _tool_error(*args) -> str:
-    result = subprocess.run([PYTHON, "tools/export.py", *map(str, args)], cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr[-2000:]
-    return errors[0]
-
-
-def test_export_tool_refuses_a_shape_that_does_not_fit(tmp_path, tiny_checkpoint):
-    error = _tool_error(TINY_CONFIG, tiny_checkpoint, "--format", "onnx", "--choice", "p16",
-                        "--shape", 8, 8, "--out", tmp_path / "x.onnx")
-    assert "shape 8x8 does not fit p16" in error
+def test_export_tool_refuses_a_shape_that_does_not_fit(monkeypatch, tmp_path,
+                                                       tiny_checkpoint, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        _export_tool(monkeypatch, TINY_CONFIG, tiny_checkpoint, "--format", "onnx", "--choice",
+                     "p16", "--shape", 8, 8, "--out", tmp_path / "x.onnx")
+    assert exit_code.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines()
+              if line.startswith("error:")]
+    assert len(errors) == 1 and "shape 8x8 does not fit p16" in errors[0]
