@@ -165,3 +165,13 @@ def test_weights_of_another_model_are_refused(tmp_path):
     torch.save({"meta": {}, "state_dict": other.state_dict()}, path)
     with pytest.raises(ValueError, match="does not fit the config's model"):
         FlexInferencer(TINY_CONFIG, path)
+
+
+def test_switching_report_times_both_and_finds_outputs_identical(inferencer, images):
+    from flexseg.deploy.switching import switching_report
+
+    report = switching_report(inferencer, inferencer.preprocess_images(images), rounds=2)
+    assert report["identical"] is True
+    assert list(report["choices"]) == ["p16", "p8", "p4"] and report["cheapest"] == "p16"
+    assert report["switch_us"] > 0
+    assert report["switch_share"] == report["switch_us"] / 1000 / report["cheapest_ms"]
