@@ -14,14 +14,13 @@ onnx: the whole segmentor or depth estimator at the choice as an ONNX graph of s
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import flexseg  # noqa: F401  (registers the models)
 from flexseg.budget.space import build_budget_space
 from flexseg.cli import ConfigOptions, run_cli
 from flexseg.deploy.choose import pick_by_latency
-from flexseg.deploy.latency import LatencyProfile
+from flexseg.deploy.latency import load_profile_for
 from flexseg.deploy.loading import load_config, load_trained_model
 from flexseg.evaluation import load_results, select_choices
 from flexseg.evaluation.export import FORMATS, export_fixed_budget
@@ -88,13 +87,8 @@ def pick(args: argparse.Namespace, model, image_hw) -> str:
     if args.budget is not None:
         selection = select_choices(space, budgets=[args.budget], previous=previous)
         return selection.budget_picks[args.budget]
-    if args.profile is None:
-        raise ValueError("--latency-ms needs --profile PROFILE.json (tools/profile_latency.py)")
-    profile = LatencyProfile.load(args.profile)
-    for difference in profile.check_fingerprint():
-        print(f"warning: the latency profile was measured elsewhere ({difference})",
-              file=sys.stderr)
-    return pick_by_latency(space, profile, args.latency_ms, ranking=previous)
+    return pick_by_latency(space, load_profile_for("--latency-ms", args.profile),
+                           args.latency_ms, ranking=previous)
 
 
 def export_graph(args: argparse.Namespace, cfg, model, choice: str, image_hw) -> None:

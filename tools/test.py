@@ -12,7 +12,6 @@ or at latency budgets measured on this machine (tools/profile_latency.py):
     python tools/test.py CONFIG CHECKPOINT --budgets-ms 10,20 --profile PROFILE.json
 """
 import argparse
-import sys
 from pathlib import Path
 
 from mmengine.registry import RUNNERS
@@ -22,7 +21,7 @@ import flexseg.evaluation  # noqa: F401  (registers the multi-budget loops)
 from flexseg.cli import add_common_args, load_config, run_cli
 from flexseg.compat.checkpoint_fit import check_checkpoint_fits
 from flexseg.deploy.choose import pick_by_latencies, profile_space
-from flexseg.deploy.latency import LatencyProfile
+from flexseg.deploy.latency import load_profile_for
 from flexseg.evaluation.results import load_results
 from flexseg.evaluation.selection import ALL, parse_budgets, parse_choices
 
@@ -95,12 +94,7 @@ def resolve_latency_budgets(args: argparse.Namespace) -> None:
         return
     if args.budgets is not None:
         raise ValueError("give --budgets (GFLOPs) or --budgets-ms (milliseconds), not both")
-    if args.profile is None:
-        raise ValueError("--budgets-ms needs --profile PROFILE.json (tools/profile_latency.py)")
-    profile = LatencyProfile.load(args.profile)
-    for difference in profile.check_fingerprint():
-        print(f"warning: the latency profile was measured elsewhere ({difference})",
-              file=sys.stderr)
+    profile = load_profile_for("--budgets-ms", args.profile)
     ranking = load_results(args.results) if args.results else None
     picks = pick_by_latencies(profile_space(profile), profile, args.budgets_ms,
                               parse_choices(args.choices or ALL), ranking)

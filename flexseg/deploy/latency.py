@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -129,6 +130,18 @@ class LatencyProfile:
         return [f"{key}: profiled with {self.fingerprint[key]!r}, running with {here[key]!r}"
                 for key in keys
                 if key in self.fingerprint and key in here and self.fingerprint[key] != here[key]]
+
+
+def load_profile_for(flag: str, path: str | os.PathLike | None) -> LatencyProfile:
+    """A tool's ``--profile`` (one line if ``flag`` was given without it), with a
+    ``warning:`` line on standard error per fingerprint difference."""
+    if path is None:
+        raise ValueError(f"{flag} needs --profile PROFILE.json (tools/profile_latency.py)")
+    profile = LatencyProfile.load(path)
+    for difference in profile.check_fingerprint():
+        print(f"warning: the latency profile was measured elsewhere ({difference})",
+              file=sys.stderr)
+    return profile
 
 
 def _cpu_model() -> str:
