@@ -100,6 +100,7 @@ class FlexInferencer:
         allow_mmengine_checkpoints()
         self._checkpoint_path = checkpoint
         self._lock = threading.Lock()
+        self._dense: DenseForward | None = None
         super().__init__(cfg, None if checkpoint is None else str(checkpoint), device=device,
                          **kwargs)
         self.show_progress = show_progress
@@ -206,10 +207,11 @@ class FlexInferencer:
         (N, classes, H, W) (``argmax(1)`` is the label map) or depth (N, 1, H, W); exactly what
         an exported graph of that choice computes (``DenseForward``)."""
         choice = self.select(budget=choice_id)
-        forward = DenseForward(self.model)
+        if self._dense is None:
+            self._dense = DenseForward(self.model)  # detectors: TypeError in one line
         with self._lock, torch.no_grad():
             self.backbone.activate(choice)
-            return forward(batch_inputs.to(self.device))
+            return self._dense(batch_inputs.to(self.device))
 
 
 class FlexSegInferencer(FlexInferencer, MMSegInferencer):
