@@ -1,24 +1,28 @@
-# SN-Netv2 on DigitSeg 64x64: a small (64-d, 6 blocks) and a large (128-d, 12 blocks) ViT anchor
-# stitched both ways (32 routes), trained with resource-constrained sampling (ROS) and evaluated
-# at every route in one pass. The stitching layers are fitted by least squares on training
-# images before the first iteration (StitchInitHook). Anchors start from scratch here; give
-# each an init_cfg=dict(type='Pretrained', checkpoint=...) to start from timm-format weights.
+# SN-Netv2 on DigitSeg 64x64: a small (48-d, 6 blocks) and a large (96-d, 12 blocks) ViT anchor,
+# each pretrained alone (configs/pretrain/anchor-{s,l}_digittags-64x64.py, as DeiT-III S and L
+# are), stitched both ways (32 routes), fine-tuned with resource-constrained sampling (ROS) and
+# evaluated at every route in one pass. The stitching layers are fitted by least squares on
+# training images before the first iteration (StitchInitHook).
 # Data, schedule, head and evaluation are those of the FlexiViT DigitSeg config.
 _base_ = ['../flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
-out_channels = 128  # the large anchor's width: every route's maps have it
+out_channels = 96  # the large anchor's width: every route's maps have it
 model = dict(
     backbone=dict(
         _delete_=True,
         type='StitchedViT',
-        small=dict(embed_dim=64, depth=6, num_heads=2, mlp_ratio=4.0, pos_embed_grid=8),
-        large=dict(embed_dim=out_channels, depth=12, num_heads=4, mlp_ratio=4.0,
-                   pos_embed_grid=8),
+        small=dict(embed_dim=48, depth=6, num_heads=3, mlp_ratio=4.0, pos_embed_grid=8,
+                   init_cfg=dict(type='Pretrained',
+                                 checkpoint='pretrained/anchor-s_digittags-64x64.pth')),
+        large=dict(embed_dim=out_channels, depth=12, num_heads=6, mlp_ratio=4.0,
+                   pos_embed_grid=8,
+                   init_cfg=dict(type='Pretrained',
+                                 checkpoint='pretrained/anchor-l_digittags-64x64.pth')),
         img_size=64,
         patch_size=8,
         routes=('S', 'L', 'S-L', 'L-S', 'S-L-S', 'L-S-L'),
         lora_rank=4,
         out_indices=(1, 2, 4, 5),
-        out_stride=8),
+        out_stride=4),
     neck=dict(in_channels=[out_channels] * 4, out_channels=out_channels),
     decode_head=dict(in_channels=[out_channels] * 4))
 custom_hooks = [dict(type='StitchInitHook', num_batches=4)]

@@ -34,10 +34,10 @@ class DigitSegParams:
     """
 
     image_size: tuple[int, int] = (64, 64)
-    digits_per_image: tuple[int, int] = (1, 3)
-    digit_size: tuple[int, int] = (20, 34)
+    digits_per_image: tuple[int, int] = (2, 4)
+    digit_size: tuple[int, int] = (14, 30)
     num_train: int = 2000
-    num_val: int = 200
+    num_val: int = 500
     seed: int = 0
     val_source_fraction: float = 0.2
     max_occlusion: float = 0.0

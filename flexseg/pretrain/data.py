@@ -60,12 +60,15 @@ class DigitTags:
         self.params = params
         self.pool = pretraining_pool(params.dense_seed, params.dense_val_fraction)
 
-    def render(self, split: str, indices: range | list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised images (B, 3, H, W) float32 and multi-hot targets (B, 10) float32."""
-        images, targets = [], []
+    def render(self, split: str, indices: range | list[int]
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised images (B, 3, H, W) float32, multi-hot targets (B, 10) float32 and the
+        label maps (B, H, W) int64 (0 background, d + 1 digit d)."""
+        images, targets, labels = [], [], []
         for index in indices:
             scene = render_scene(self.params.scene, split, index, self.pool)
             images.append(scene.image)
+            labels.append(scene.label)
             present = np.unique(scene.label)
             target = np.zeros(NUM_DIGITS, np.float32)
             target[present[present > 0] - 1] = 1.0
@@ -73,11 +76,24 @@ class DigitTags:
         batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
         mean = torch.tensor(MEAN).view(1, 3, 1, 1)
         std = torch.tensor(STD).view(1, 3, 1, 1)
-        return (batch - mean) / std, torch.from_numpy(np.stack(targets))
+        return ((batch - mean) / std, torch.from_numpy(np.stack(targets)),
+                torch.from_numpy(np.stack(labels)).long())
 
-    def train_batch(self, step: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_batch(self, step: int, batch_size: int
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Batch ``step`` of the endless training stream."""
         return self.render("training", range(step * batch_size, (step + 1) * batch_size))
 
-    def validation(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def validation(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.render("validation", range(self.params.num_val))
+
+
+def region_tags(labels: torch.Tensor, patch_hw: tuple[int, int]) -> torch.Tensor:
+    """Multi-hot digits present in each patch of a grid (B, N, 10), the grid padded at the
+    bottom/right as the backbones' ``fit='pad'`` does (padding is background)."""
+    height, width = labels.shape[-2:]
+    pad_h, pad_w = -height % patch_hw[0], -width % patch_hw[1]
+    onehot = torch.nn.functional.one_hot(labels, NUM_DIGITS + 1)[..., 1:]  # (B, H, W, 10)
+    onehot = torch.nn.functional.pad(onehot.permute(0, 3, 1, 2).float(), (0, pad_w, 0, pad_h))
+    tags = torch.nn.functional.max_pool2d(onehot, patch_hw, stride=patch_hw)
+    return tags.flatten(2).transpose(1, 2)

@@ -21,7 +21,7 @@ from mmengine.config import Config
 
 from flexseg.compat.atomic_write import write_bytes_atomically, write_text_atomically
 from flexseg.datasets.digitseg import GENERATOR_VERSION
-from flexseg.pretrain.data import NUM_DIGITS, DigitTagParams, DigitTags
+from flexseg.pretrain.data import NUM_DIGITS, DigitTagParams, DigitTags, region_tags
 from flexseg.pretrain.export import save_big_vision_npz, save_timm_state_dict
 from flexseg.pretrain.model import TaggingModel
 from flexseg.pretrain.schedule import Schedule, draw_choice
@@ -31,19 +31,34 @@ FORMATS = ("timm", "big_vision")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def build_model(backbone_cfg: dict, seed: int) -> TaggingModel:
+def build_model(backbone_cfg: dict, seed: int, head_cfg: dict | None = None) -> TaggingModel:
     """The backbone from the registry (every flexseg backbone) with a tagging head."""
     import flexseg.models  # noqa: F401  (registers the backbones)
     from mmseg.registry import MODELS
 
     torch.manual_seed(seed)
     backbone = MODELS.build(dict(backbone_cfg))
-    return TaggingModel(backbone, NUM_DIGITS)
+    head_cfg = {k: v for k, v in (head_cfg or {}).items() if k != "loss"}
+    return TaggingModel(backbone, NUM_DIGITS, **head_cfg)
 
 
-def set_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """Share of images whose whole set of digits is predicted exactly (logit > 0)."""
+LOSSES = ("bce", "softmax")
+
+
+def set_accuracy(logits: torch.Tensor, targets: torch.Tensor, loss: str = "bce") -> float:
+    """Share of images whose whole set of digits is predicted exactly: every logit > 0 where
+    a digit is present (``bce``), or the top class (``softmax``, one digit per image)."""
+    if loss == "softmax":
+        return float((logits.argmax(1) == targets.argmax(1)).float().mean())
     return float(((logits > 0) == targets.bool()).all(dim=1).float().mean())
+
+
+def tag_loss(logits: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
+    """Multi-label BCE, or cross-entropy over the digits when each image shows exactly one
+    (``targets`` may then be soft: a teacher's probabilities)."""
+    if loss == "softmax":
+        return torch.sum(-targets * F.log_softmax(logits, dim=1), dim=1).mean()
+    return F.binary_cross_entropy_with_logits(logits, targets)
 
 
 @dataclass
@@ -54,24 +69,29 @@ class Teacher:
     choice: str | None
     weight: float
 
+    loss: str = "bce"
+
     @torch.no_grad()
-    def targets(self, images: torch.Tensor) -> torch.Tensor:
-        if self.choice:
-            self.model.backbone.activate(self.choice)
-        return torch.sigmoid(self.model(images))
+    def targets(self, images: torch.Tensor, choice: str | None = None) -> torch.Tensor:
+        """The teacher's probabilities at ``choice`` (default its own ``choice``)."""
+        if choice or self.choice:
+            self.model.backbone.activate(choice or self.choice)
+        logits = self.model(images)
+        return logits.softmax(1) if self.loss == "softmax" else torch.sigmoid(logits)
 
 
 def load_teacher(cfg: dict) -> Teacher:
     """``distill=dict(config=PRETRAIN_CONFIG, weights=TIMM_FILE, choice=None, weight=1.0)``."""
     teacher_cfg = Config.fromfile(cfg["config"])
-    model = build_model(teacher_cfg.backbone, seed=0)
+    model = build_model(teacher_cfg.backbone, seed=0, head_cfg=teacher_cfg.get("head"))
     state = torch.load(cfg["weights"], map_location="cpu", weights_only=True)
     backbone = {k: v for k, v in state.items() if not k.startswith("head.")}
     head = {k[len("head."):]: v for k, v in state.items() if k.startswith("head.")}
     model.backbone.load_state_dict(backbone)
     model.head.load_state_dict(head)
     model.eval().requires_grad_(False)
-    return Teacher(model, cfg.get("choice"), float(cfg.get("weight", 1.0)))
+    return Teacher(model, cfg.get("choice"), float(cfg.get("weight", 1.0)),
+                   (teacher_cfg.get("head") or {}).get("loss", "bce"))
 
 
 def _param_groups(model: TaggingModel, weight_decay: float) -> list[dict]:
@@ -107,7 +127,14 @@ class Pretrainer:
         if dtype not in DTYPES:
             raise ValueError(f"export.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         self.dtype = DTYPES[dtype]
-        self.model = build_model(cfg.backbone, self.schedule.seed)
+        self.model = build_model(cfg.backbone, self.schedule.seed, cfg.get("head"))
+        self.loss_kind = (cfg.get("head") or {}).get("loss", "bce")
+        if self.loss_kind not in LOSSES:
+            raise ValueError(f"head.loss must be one of {', '.join(LOSSES)}, got "
+                             f"{self.loss_kind!r}")
+        if self.loss_kind == "softmax" and self.data.params.scene.digits_per_image != (1, 1):
+            raise ValueError("head.loss='softmax' needs one digit per image "
+                             "(data.scene.digits_per_image=(1, 1))")
         self.ids = [choice.id for choice in self.model.backbone.space()]
         self.weights = (cfg.get("sampler") or {}).get("weights")
         self.teacher = load_teacher(cfg.distill) if cfg.get("distill") else None
@@ -117,14 +144,16 @@ class Pretrainer:
     # ----------------------------------------------------------------- steps
     def loss(self, step: int) -> tuple[torch.Tensor, str]:
         choice = draw_choice(self.ids, step, self.schedule.seed, self.weights)
-        images, targets = self.data.train_batch(step, self.schedule.batch_size)
-        if self.teacher is not None:
-            soft = self.teacher.targets(images)
+        images, targets, labels = self.data.train_batch(step, self.schedule.batch_size)
+        if self.teacher is not None:  # per-patch tags need the student's grid
+            soft = self.teacher.targets(images, choice if self.model.pool == "patches" else None)
         self.model.backbone.activate(choice)
         logits = self.model(images)
-        loss = F.binary_cross_entropy_with_logits(logits, targets)
+        if self.model.pool == "patches":
+            targets = region_tags(labels, self.model.backbone.active_choice.patch_hw)
+        loss = tag_loss(logits, targets, self.loss_kind)
         if self.teacher is not None:
-            loss = loss + self.teacher.weight * F.binary_cross_entropy_with_logits(logits, soft)
+            loss = loss + self.teacher.weight * tag_loss(logits, soft, self.loss_kind)
         return loss, choice
 
     def step(self, step: int) -> tuple[float, str]:
@@ -188,12 +217,16 @@ class Pretrainer:
     def evaluate(self) -> dict[str, float]:
         """Set accuracy (%) on the validation scenes at every choice of the backbone."""
         self.model.eval()
-        images, targets = self.data.validation()
+        images, targets, labels = self.data.validation()
         accuracy = {}
         for choice in self.ids:
             self.model.backbone.activate(choice)
             logits = torch.cat([self.model(chunk) for chunk in images.split(64)])
-            accuracy[choice] = round(100 * set_accuracy(logits, targets), 2)
+            wanted = targets
+            if self.model.pool == "patches":  # every patch of every image a sample
+                wanted = region_tags(labels, self.model.backbone.active_choice.patch_hw)
+                logits, wanted = logits.flatten(0, 1), wanted.flatten(0, 1)
+            accuracy[choice] = round(100 * set_accuracy(logits, wanted, self.loss_kind), 2)
         return accuracy
 
     def export(self, seconds: float, accuracy: dict[str, float]) -> dict[str, Any]:

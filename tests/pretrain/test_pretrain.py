@@ -14,6 +14,7 @@ import flexseg.models  # noqa: F401  (registers the backbones)
 from flexseg.datasets.digitseg_scene import split_sources
 from flexseg.models.checkpoint import big_vision_to_timm
 from flexseg.pretrain import DigitTagParams, DigitTags, timm_to_big_vision
+from flexseg.pretrain.data import region_tags
 from flexseg.pretrain.schedule import draw_choice
 from flexseg.pretrain.trainer import Pretrainer
 
@@ -183,11 +184,26 @@ def test_targets_are_the_visible_digits():
     params = DigitTagParams(scene=dict(image_size=32, digits_per_image=(2, 3),
                                        digit_size=(10, 16), seed=1, num_train=0, num_val=0))
     tags = DigitTags(params)
-    _, targets = tags.render("training", range(6))
+    _, targets, labels = tags.render("training", range(6))
     for index in range(6):
         label = render_scene(params.scene, "training", index, tags.pool).label
+        assert np.array_equal(labels[index].numpy(), label)
         visible = sorted(set(np.unique(label).tolist()) - {0})
         assert np.flatnonzero(targets[index].numpy()).tolist() == [v - 1 for v in visible]
+
+
+@pytest.mark.parametrize("patch", [(8, 8), (6, 6), (16, 12)])
+def test_region_tags_are_the_digits_inside_each_padded_patch(patch):
+    labels = torch.randint(0, 11, (2, 30, 28)) * (torch.rand(2, 30, 28) < 0.1)
+    tags = region_tags(labels, patch)
+    rows, cols = -(-30 // patch[0]), -(-28 // patch[1])
+    assert tags.shape == (2, rows * cols, 10)
+    for b in range(2):
+        for token in range(rows * cols):
+            r, c = divmod(token, cols)
+            window = labels[b, r * patch[0]:(r + 1) * patch[0], c * patch[1]:(c + 1) * patch[1]]
+            present = sorted(set(window.unique().tolist()) - {0})
+            assert torch.nonzero(tags[b, token]).flatten().tolist() == [d - 1 for d in present]
 
 
 def test_choice_draws_are_a_function_of_seed_and_step():

@@ -29,22 +29,22 @@ def _study(tmp_path, options, *extra):
 
 def test_tiny_study_writes_its_tables_and_figure_and_resumes(tmp_path, small_digitseg):
     options = quick_run_options(small_digitseg, max_iters=2)
-    result = _study(tmp_path, options, "--only", "flex-teacher-init")
+    result = _study(tmp_path, options, "--only", "fixed-p8")
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    # The teacher it needs ran first, and was evaluated at every patch size.
-    assert result.stdout.index("fixed-p8: training") < result.stdout.index(
-        "flex-teacher-init: training")
+    # Fine-tuned from the pretrained weights, and evaluated at every patch size.
+    log = (tmp_path / "study/fixed-p8/train.log").read_text()
+    assert "loaded pretrained/flexivit-ti6_digittags-64x64.pth" in log
     every = (tmp_path / "study/fixed-p8/every-size/multibudget_test.json").read_text()
     assert all(f'"id": "p{size}"' in every for size in (4, 6, 8, 12, 16))
     report = (tmp_path / "docs/results.md").read_text()
-    assert "| patch | GFLOPs | fixed, this size | fixed p8, PI-resized | teacher distillation " \
-           "+ init |" in report
-    assert "| p8 | 0.272 |" in report
-    assert "teacher distillation + init | 2 |" in report  # its cost row, teacher in the total
+    assert "| patch | GFLOPs | fixed | p8→ |" in report
+    assert "| p8 | 0.286 |" in report
+    assert "- **p8→**: the fixed p8 model run at this size" in report  # the legend
+    assert "| fixed p8 | 2 |" in report  # its cost row
     png = (tmp_path / "docs/results/flexible_vs_fixed.png").read_bytes()
     assert png.startswith(b"\x89PNG")
 
-    again = _study(tmp_path, options, "--only", "flex-teacher-init")
+    again = _study(tmp_path, options, "--only", "fixed-p8")
     assert again.returncode == 0
     assert "training" not in again.stdout and "evaluating" not in again.stdout
 
@@ -78,45 +78,55 @@ def test_archived_jobs_are_not_run_again_unless_their_weights_are_needed(tmp_pat
     assert not any("done:" in m for m in messages)
 
 
-def test_every_job_config_keeps_its_schedule_and_recipe(tmp_path):
-    """Each study job's config, merged as training reads it: the schedule's iterations and
-    validation, and the recipe's keys (a second ``train_cfg = ...`` in one file would drop the
-    first: the 4x teacher job would then stop at the base's 1,300 iterations)."""
+def _job_configs(tmp_path):
     from mmengine.config import Config
 
     from flexseg.study.jobs import _write_config
 
     script = _study_script()
     for job in script.study_jobs(1300):
-        cfg = Config.fromfile(_write_config(tmp_path / job.name / "config.py",
-                                            REPO / job.config, job.overrides, tmp_path))
-        iters = int(1300 * script.SCHEDULES[script.split_suffix(job.name)[1]])
+        yield script, job, Config.fromfile(_write_config(
+            tmp_path / job.name / "config.py", REPO / job.config, job.overrides, tmp_path))
+
+
+def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
+    """Each study job's config, merged as training reads it: the schedule's iterations and
+    validation, the recipe's keys (a second ``train_cfg = ...`` in one file would drop the
+    first), and where its backbone starts from."""
+    for script, job, cfg in _job_configs(tmp_path):
+        suffix = "-4x" if job.name.endswith("-4x") else ""
+        iters = int(1300 * script.SCHEDULES[suffix])
         assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (iters, iters), job.name
         assert cfg.param_scheduler[-1]["end"] == iters, job.name
         distill = cfg.train_cfg.get("distill")
-        if "teacher" in job.name:
-            assert distill["mode"] == "teacher", job.name
-            assert "teacher_only_iters" not in distill, job.name  # nothing of the main recipe
-        elif job.name.startswith("flex-inplace") or job.name == "keep-joint":
-            assert distill["mode"] == "inplace", job.name
-            assert distill.get("teacher_choice") == ("p8" if "-p8" in job.name else None)
-            assert distill.get("teacher_only_iters", 0) == (iters // 2 if "warm" in job.name
-                                                            else 0), job.name
-        else:  # fixed sizes, anchors, uniform and stitched: the task loss alone
+        if job.name.startswith("flex-inplace"):
+            assert distill["mode"] == "inplace" and "teacher_choice" not in distill, job.name
+        else:
             assert distill is None, job.name
-        if "weighted" in job.name:
-            assert cfg.train_cfg.sampler["strategy"] == "weighted", job.name
-            assert cfg.train_cfg.sampler.get("num_choices", 1) == (
-                2 if script.split_suffix(job.name)[0].endswith("-two") else 1), job.name
+        sampler = cfg.train_cfg.sampler
+        assert sampler.get("num_choices", 1) == (2 if "-two" in job.name else 1), job.name
+        assert sampler["strategy"] == ("weighted" if "cheap" in job.name else
+                                       "ros" if job.name == "stitched" else "uniform"), job.name
+        backbone = cfg.model.backbone
+        if job.name == "stitched":
+            starts = [backbone.small.init_cfg.checkpoint, backbone.large.init_cfg.checkpoint]
+            assert starts == list(script.ANCHOR_FILES.values())
+        elif "scratch" in job.name:
+            assert backbone.init_cfg is None, job.name
+        else:
+            assert backbone.init_cfg.checkpoint.startswith("pretrained/"), job.name
 
 
-def test_the_shipped_teacher_config_trains_the_studys_best_recipe():
-    """README's teacher recipe is the one the study measured within 0.2 mIoU of the fixed
-    models: same sampler (weights, two sizes per step), initialised from its teacher."""
+def test_the_shipped_main_config_trains_the_studys_main_recipe(tmp_path):
+    """The main job is the recipe the study measured as "uni": same sampler, no distillation,
+    same pretrained start, same iterations."""
     from mmengine.config import Config
 
-    script = _study_script()
-    cfg = Config.fromfile(
-        str(REPO / "configs/flexivit/flexivit-ti6_upernet_distill-p8_1.3k_digitseg-64x64.py"))
-    assert cfg.train_cfg.sampler == eval(script.TWO_FINE_SIZES_TWICE)
-    assert cfg.train_cfg.distill["mode"] == "teacher" and cfg.train_cfg.distill["init_student"]
+    main = Config.fromfile(str(REPO / "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-"
+                                      "64x64.py"))
+    cfg = next(cfg for _, job, cfg in _job_configs(tmp_path)
+               if job.name == _study_script().MAIN_RECIPE)
+    assert cfg.train_cfg.sampler == main.train_cfg.sampler
+    assert cfg.train_cfg.distill == main.train_cfg.distill
+    assert cfg.train_cfg.max_iters == main.train_cfg.max_iters
+    assert cfg.model.backbone.init_cfg == main.model.backbone.init_cfg

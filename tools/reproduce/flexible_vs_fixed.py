@@ -1,33 +1,30 @@
-"""Is one flexible model as good as a model trained for each budget? The DigitSeg study.
+"""The pretrained workflow on DigitSeg: does compute pay, and does one flexible model match a
+model per budget? The study behind docs/results.md.
 
     python tools/reproduce/flexible_vs_fixed.py [--parallel 2] [--only JOB,...] [--report-only]
 
-Trains and evaluates, on the embedded DigitSeg data and the main job's config
-(FlexiViT-Ti6 + UPerNet, 64x64):
+Every model starts, as users' models do, from pretrained weights (``pretrained/``, made by
+``tools/pretrain.py`` from ``configs/pretrain/``), on the main job's config (FlexiViT-Ti6 +
+UPerNet, DigitSeg 64x64):
 
-- one fixed-patch model per patch size of the space (same iterations as the flexible ones);
-- the fixed p8 model evaluated at every patch size (PI-resized kernel, no flexible training);
-- the flexible model with each recipe: uniform patch sizes; in-place distillation (the largest
-  choice, or p8, teaches a sampled one every step; optionally after training p8 alone for half
-  the run); distillation from the frozen fixed p8 model, with and without starting from its
-  weights;
-- the main comparison again at 4x the iterations;
-- the stitched ViT: both anchors trained alone, then stitched from those weights (SN-Netv2's
-  way), beside the stitched model trained from scratch;
-- one joint space of patch sizes x token-keep rates (SuperViT's recipe), beside the patch-size
-  space trained with the same in-place distillation.
+- one fixed-patch model per patch size: the benchmark's compute-pays curve;
+- the fixed p8 model evaluated at every patch size (PI-resized kernel);
+- the flexible model with each recipe (uniform, two sizes per step, in-place distillation);
+- the stitched ViT from the pretrained anchors beside each anchor fine-tuned alone, for the
+  same number of iterations;
+- the longer schedule (4x), with a recipe that draws the cheapest size more often;
+- from-random-weights rows for contrast.
 
 Every job resumes where it stopped (``flexseg.study.jobs``): run the command again after an
-interruption. Results: ``docs/results.md`` (tables, training costs, the goal check) and
-``docs/results/flexible_vs_fixed.png``; ``--report-only`` rewrites them from what is finished.
-Run it in the background, e.g. ``nohup python tools/reproduce/flexible_vs_fixed.py
---parallel 2 > study.log 2>&1 &``; two jobs at a time with one thread each use 2 cores best.
+interruption. Results: ``docs/results.md`` and ``docs/results/flexible_vs_fixed.png``;
+``--report-only`` rewrites them from what is finished. Run it in the background, e.g.
+``nohup python tools/reproduce/flexible_vs_fixed.py --parallel 2 > study.log 2>&1 &``; two jobs
+at a time with one thread each use 2 cores best.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -35,49 +32,49 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from flexseg.evaluation.pareto import pareto_front  # noqa: E402
 from flexseg.study.cost import train_tflops  # noqa: E402
 from flexseg.study.jobs import TRAINING_SUMMARY, Evaluation, Job, run_jobs  # noqa: E402
 from flexseg.study.report import Point, markdown_table, plot_panels, read_points  # noqa: E402
 
 MAIN_CONFIG = "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
 STITCHED_CONFIG = "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py"
-JOINT_CONFIG = "configs/flexivit/flexivit-ti6_upernet_keep-supervit_1.3k_digitseg-64x64.py"
 PATCH_SIZES = (4, 6, 8, 12, 16)
 EVERY_PATCH_SIZE = "model = dict(backbone=dict(patch_sizes=%s))" % list(PATCH_SIZES)
 ITERS = 1300
 LONG = 4  # the longer schedule, in multiples of ITERS
-SCHEDULES = {"": 1.0, "-4x": LONG, "-half": 0.5}  # job-name suffix -> multiple of ITERS
+SCHEDULES = {"": 1.0, "-4x": LONG}  # job-name suffix -> multiple of ITERS
 BATCH_SIZE = 16
-RECIPES = {  # job stem -> label
-    "flex-uniform": "uniform",
-    "flex-inplace": "in-place distillation",
-    "flex-inplace-p8": "in-place distillation, p8 teaching",
-    "flex-inplace-p8-warm": "in-place distillation, p8 teaching, p8 alone first",
-    "flex-inplace-p8-warm-two": "in-place distillation, p8 teaching, p8 alone first, "
-                                "two sizes per step, p6 and p4 drawn 2x",
-    "flex-teacher": "teacher distillation",
-    "flex-teacher-init": "teacher distillation + init",
-    "flex-teacher-init-weighted": "teacher distillation + init, p6 and p4 drawn 2x",
-    "flex-teacher-init-weighted-two": "teacher distillation + init, p6 and p4 drawn 2x, "
-                                      "two sizes per step",
+SCRATCH = "model = dict(backbone=dict(init_cfg=None))\n"  # the only model override of a job
+ANCHOR_FILES = {"s": "pretrained/anchor-s_digittags-64x64.pth",
+                "l": "pretrained/anchor-l_digittags-64x64.pth"}
+# Recipe job stem -> (column key, legend). Every recipe trains the pretrained flexible model
+# unless its key ends in "-scr".
+RECIPES = {
+    "flex-uniform": ("uni", "a uniformly drawn patch size per iteration (FlexiViT's transfer "
+                            "recipe; the main job)"),
+    "flex-uniform-two": ("uni2", "two distinct uniformly drawn sizes per iteration, gradients "
+                                 "summed, one optimizer step"),
+    "flex-inplace": ("ip", "in-place distillation: p4 (the dearest) trains on the task loss "
+                           "and teaches one drawn size per iteration"),
+    "flex-cheap": ("cheap", "p16 drawn 3x as often as each other size"),
+    "flex-uniform-scratch": ("uni-scr", "uniform, from random weights"),
 }
-TEACHER = {"flex-teacher": "fixed-p8", "flex-teacher-init": "fixed-p8",
-           "flex-teacher-init-grid-stride": "fixed-p8", "flex-teacher-init-weighted": "fixed-p8",
-           "flex-teacher-init-weighted-two": "fixed-p8"}
-# The sizes farthest below the teacher's lag most: give them more of the updates.
-FINE_SIZES_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2))"
-TWO_FINE_SIZES_TWICE = FINE_SIZES_TWICE.replace("))", "), num_choices=2)")
-TWO_STUDENTS_OF_P8 = TWO_FINE_SIZES_TWICE.replace("p8=1, ", "")  # p8 teaches, never drawn
+MAIN_RECIPE = "flex-uniform"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
+FIXED_KEYS = {"fixed": ("fixed", "a model fine-tuned at this size alone"),
+              "fixed-scratch": ("fixed-scr", "the same from random weights"),
+              "every-size": ("p8→", "the fixed p8 model run at this size (PI-resized kernel)")}
+CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, p4=1))"
+UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
 EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
 
 
 def schedule(iters: int, distill: str = "None", **train_cfg: str) -> str:
     """Config text: ``iters`` iterations, warm-up then cosine, validation only at the end,
-    checkpoints often enough to resume cheaply, logged times averaged over each log interval,
-    and the two loader workers every study run has used (the data order and augmentation draws
-    depend on them, so runs stay comparable). ``train_cfg``: more keys of ``train_cfg`` as
-    config text; a config file's second ``train_cfg = ...`` would replace the first.
-    ``distill``: the recipe as config text; the main config's own is replaced, never merged."""
+    checkpoints often enough to resume cheaply, logged times averaged over each log interval.
+    ``train_cfg``: more keys of ``train_cfg`` as config text (a config file's second
+    ``train_cfg = ...`` would replace the first). ``distill``: the recipe as config text; the
+    main config's own is replaced, never merged."""
     warmup = min(100, iters // 2)  # the main config's 100, shortened for tiny test runs
     keys = "".join(f", {key}={text}" for key, text in train_cfg.items())
     if distill != "None":
@@ -90,99 +87,59 @@ param_scheduler = [
 ]
 default_hooks = dict(checkpoint=dict(interval=100, max_keep_ckpts=1), logger=dict(interval=50))
 log_processor = dict(window_size=50)
-train_dataloader = dict(num_workers=2, persistent_workers=True)
 """
 
 
-def fixed(size: int, iters: int, suffix: str = "") -> Job:
-    evals = (Evaluation("eval"), EVERY_SIZE) if size == 8 else (Evaluation("eval"),)
-    return Job(f"fixed-p{size}{suffix}", MAIN_CONFIG, schedule(iters) +
-               f"model = dict(backbone=dict(patch_size={size}, patch_sizes=[{size}]))",
+def fixed(size: int, iters: int, suffix: str = "", scratch: bool = False) -> Job:
+    evals = (Evaluation("eval"), EVERY_SIZE) if size == 8 and not scratch else (
+        Evaluation("eval"),)
+    name = f"fixed-p{size}{'-scratch' if scratch else ''}{suffix}"
+    start = ", init_cfg=None" if scratch else ""
+    return Job(name, MAIN_CONFIG, schedule(iters) +
+               f"model = dict(backbone=dict(patch_size={size}, patch_sizes=[{size}]{start}))",
                evals=evals)
 
 
-def teacher_distill(name: str, teacher: str, init: bool, iters: int, extra: str = "",
-                    **train_cfg: str) -> Job:
-    distill = (f"dict(mode='teacher', init_student={init}, teacher=dict(config="
-               f"'{{root}}/{teacher}/config.py', checkpoint='{{root}}/{teacher}/final.pth'))")
-    return Job(name, MAIN_CONFIG, schedule(iters, distill=distill, **train_cfg) + extra,
-               needs=(teacher,))
+def recipe(stem: str, iters: int, suffix: str = "", distill: str = "None",
+           scratch: bool = False, **train_cfg: str) -> Job:
+    return Job(stem + suffix, MAIN_CONFIG,
+               schedule(iters, distill=distill, **train_cfg) + (SCRATCH if scratch else ""))
 
 
-def anchor(name: str, dim: int, depth: int, heads: int, indices: tuple, iters: int) -> Job:
-    return Job(name, MAIN_CONFIG, schedule(iters) + f"""
+def anchor(which: str, dim: int, depth: int, heads: int, indices: tuple, iters: int) -> Job:
+    """An anchor fine-tuned alone, with the stitched model's neck and head (96 channels)."""
+    return Job(f"anchor-{which}", MAIN_CONFIG, schedule(iters) + f"""
 model = dict(
     backbone=dict(patch_size=8, patch_sizes=[8], embed_dim={dim}, depth={depth},
-                  num_heads={heads}, out_indices={indices}),
-    neck=dict(in_channels=[{dim}] * 4, out_channels=128),
-    decode_head=dict(in_channels=[128] * 4))
+                  num_heads={heads}, out_indices={indices},
+                  init_cfg=dict(type='Pretrained', checkpoint='{ANCHOR_FILES[which]}')),
+    neck=dict(in_channels=[{dim}] * 4, out_channels=96),
+    decode_head=dict(in_channels=[96] * 4))
 """)
-
-
-def stitched_from_anchors(iters: int) -> Job:
-    def pretrained(job: str) -> str:
-        return (f"init_cfg=dict(type='Pretrained', checkpoint='{{root}}/{job}/final.pth', "
-                f"prefix='backbone.')")
-    return Job("stitched-anchors", STITCHED_CONFIG, schedule(iters) + f"""
-model = dict(backbone=dict(small=dict({pretrained('anchor-s')}),
-                           large=dict({pretrained('anchor-l')})))
-load_from = '{{root}}/anchor-l/final.pth'  # the large anchor's neck and head
-""", needs=("anchor-s", "anchor-l"))
-
-
-def p8_warm(iters: int) -> str:
-    """The main job's recipe: p8 teaches in place, alone for the first half."""
-    return f"dict(mode='inplace', teacher_choice='p8', teacher_only_iters={iters // 2})"
 
 
 def study_jobs(iters: int = ITERS) -> list[Job]:
     """Every job, most informative first."""
-    long = int(iters * SCHEDULES["-4x"])
+    long = int(iters * LONG)
     return [
         fixed(8, iters),
-        Job("flex-uniform", MAIN_CONFIG, schedule(iters)),
-        teacher_distill("flex-teacher-init", "fixed-p8", True, iters),
-        # Could a teacher and its student share the main job's time? Half of it for the teacher.
-        fixed(8, iters // 2, "-half"),
-        fixed(16, iters),
+        recipe("flex-uniform", iters),
         fixed(4, iters),
-        Job("flex-inplace", MAIN_CONFIG, schedule(iters, distill="dict(mode='inplace')")),
-        # Maps at the token grid's stride: neck and head shrink with the patch size.
-        teacher_distill("flex-teacher-init-grid-stride", "fixed-p8", True, iters,
-                        "model = dict(backbone=dict(out_stride=None))"),
-        Job("keep-joint", JOINT_CONFIG,
-            schedule(iters, distill="dict(mode='inplace')") + EVERY_PATCH_SIZE),
-        anchor("anchor-s", 64, 6, 2, (1, 2, 4, 5), iters),
-        anchor("anchor-l", 128, 12, 4, (3, 5, 9, 11), iters),
-        stitched_from_anchors(iters),
-        Job("stitched-scratch", STITCHED_CONFIG, schedule(iters)),
+        fixed(16, iters),
+        anchor("s", 48, 6, 3, (1, 2, 4, 5), iters),
+        anchor("l", 96, 12, 6, (3, 5, 9, 11), iters),
+        Job("stitched", STITCHED_CONFIG, schedule(iters)),
         fixed(12, iters),
         fixed(6, iters),
-        teacher_distill("flex-teacher", "fixed-p8", False, iters),
-        teacher_distill("flex-teacher-init-weighted", "fixed-p8", True, iters,
-                        sampler=FINE_SIZES_TWICE),
-        # In one run, without a teacher trained first: the cheap p8 teaches every step.
-        Job("flex-inplace-p8", MAIN_CONFIG,
-            schedule(iters, distill="dict(mode='inplace', teacher_choice='p8')")),
-        # The same, its students starting from a trained p8 as teacher + init's do: the first
-        # half trains p8 alone, at about 40% of a sandwich step's FLOPs.
-        Job("flex-inplace-p8-warm", MAIN_CONFIG, schedule(iters, distill=p8_warm(iters))),
-        fixed(8, long, "-4x"),
-        Job("flex-uniform-4x", MAIN_CONFIG, schedule(long)),
-        # The best recipe at the short schedule.
-        teacher_distill("flex-teacher-init-weighted-4x", "fixed-p8-4x", True, long,
-                        sampler=FINE_SIZES_TWICE),
+        recipe("flex-uniform-two", iters, sampler=UNIFORM_TWO),
+        recipe("flex-inplace", iters, distill="dict(mode='inplace')"),
+        fixed(8, iters, scratch=True),
+        recipe("flex-uniform-scratch", iters, scratch=True),
         fixed(16, long, "-4x"),
+        fixed(8, long, "-4x"),
         fixed(4, long, "-4x"),
-        # The best recipe with two distinct sizes per step: twice the updates of each size.
-        teacher_distill("flex-teacher-init-weighted-two", "fixed-p8", True, iters,
-                        sampler=TWO_FINE_SIZES_TWICE),
-        # Does the main job's recipe (no teacher trained first) gain as much from it?
-        Job("flex-inplace-p8-warm-two", MAIN_CONFIG,
-            schedule(iters, distill=p8_warm(iters), sampler=TWO_STUDENTS_OF_P8)),
-        # The best recipe at the short schedule, now with two sizes per step.
-        teacher_distill("flex-teacher-init-weighted-two-4x", "fixed-p8-4x", True, long,
-                        sampler=TWO_FINE_SIZES_TWICE),
+        recipe("flex-uniform", long, "-4x"),
+        recipe("flex-cheap", long, "-4x", sampler=CHEAP_FIRST),
     ]
 
 
@@ -203,279 +160,180 @@ class Collected:
         return point.value if point else None
 
     def cost(self, job: str) -> dict | None:
-        """Training minutes and TFLOPs of ``job``, its frozen teacher's forwards included."""
+        """Training minutes and TFLOPs of ``job``."""
         path = self.archive / job / TRAINING_SUMMARY
         if not path.exists():
             return None
         summary = json.loads(path.read_text())
-        tflops = train_tflops(summary["forward_gflops_per_image"], BATCH_SIZE)
-        stem, suffix = split_suffix(job)
-        teacher = TEACHER[stem] + suffix if stem in TEACHER else None
-        if teacher:
-            teacher_point = next(iter(self.points(teacher).values()), None)
-            if teacher_point:
-                tflops += teacher_point.gflops * BATCH_SIZE * summary["iterations"] / 1e3
         return dict(iterations=summary["iterations"], minutes=summary["seconds"] / 60,
-                    tflops=tflops, teacher=teacher)
-
-
-def split_suffix(job: str) -> tuple[str, str]:
-    """``flex-uniform-4x`` -> (``flex-uniform``, ``-4x``)."""
-    for suffix in sorted(SCHEDULES, key=len, reverse=True):
-        if suffix and job.endswith(suffix):
-            return job[:-len(suffix)], suffix
-    return job, ""
+                    tflops=train_tflops(summary["forward_gflops_per_image"], BATCH_SIZE))
 
 
 def size_ids() -> list[str]:
     return [f"p{size}" for size in sorted(PATCH_SIZES, reverse=True)]  # cheapest first
 
 
+def gflops_of(data: Collected, choice: str) -> float | None:
+    for job in ("fixed-p8", f"fixed-{choice}", "flex-uniform"):
+        for tag in ("every-size", "eval"):
+            point = data.points(job, tag).get(choice)
+            if point:
+                return point.gflops
+    return None
+
+
 def comparison(data: Collected, suffix: str) -> tuple[str, dict]:
-    """mIoU per patch size: fixed per size, fixed p8 PI-resized, each recipe."""
+    """mIoU per patch size: the fixed models, the fixed p8 model PI-resized, each recipe."""
     recipes = [stem for stem in RECIPES if data.points(stem + suffix)]
-    header = ["patch", "GFLOPs", "fixed, this size", "fixed p8, PI-resized",
-              *[RECIPES[stem] for stem in recipes]]
+    columns = [("fixed", lambda c: data.value(f"fixed-{c}{suffix}", c)),
+               ("fixed-scratch", lambda c: data.value(f"fixed-{c}-scratch{suffix}", c)),
+               ("every-size", lambda c: data.value(f"fixed-p8{suffix}", c, EVERY_SIZE.tag))]
+    columns = [(key, get) for key, get in columns
+               if any(get(c) is not None for c in size_ids())]
+    header = ["patch", "GFLOPs", *[FIXED_KEYS[key][0] for key, _ in columns],
+              *[RECIPES[stem][0] for stem in recipes]]
     rows, table = [], {}
     for choice in size_ids():
-        fixed_value = data.value(f"fixed-{choice}{suffix}", choice)
-        every = data.points(f"fixed-p8{suffix}", EVERY_SIZE.tag).get(choice)
-        measured = [data.points(stem + suffix) for stem in recipes] + [
-            data.points(f"fixed-{choice}{suffix}"),
-            data.points(f"fixed-p8{suffix}", EVERY_SIZE.tag)]
-        gflops = next((points[choice].gflops for points in measured if choice in points), None)
-        values = [data.value(stem + suffix, choice) for stem in recipes]
-        table[choice] = dict(fixed=fixed_value, fixed_p8=every.value if every else None,
-                             **{stem: v for stem, v in zip(recipes, values)})
-        rows.append([choice, None if gflops is None else f"{gflops:.3f}", fixed_value,
-                     every.value if every else None, *values])
+        fixed_values = {key: get(choice) for key, get in columns}
+        values = {stem: data.value(stem + suffix, choice) for stem in recipes}
+        table[choice] = {**fixed_values, **values}
+        gflops = gflops_of(data, choice)
+        rows.append([choice, None if gflops is None else f"{gflops:.3f}",
+                     *fixed_values.values(), *values.values()])
     return markdown_table(header, rows), table
+
+
+def legend(table_keys: list[str]) -> str:
+    entries = {**{k: v for k, v in FIXED_KEYS.values()}, **{k: v for k, v in RECIPES.values()}}
+    return "\n".join(f"- **{key}**: {entries[key]}" for key in table_keys if key in entries)
+
+
+def compute_pays(table: dict) -> list[str]:
+    """The benchmark's goal: each step p16 -> p4 gains >= 1 mIoU for the fixed models."""
+    values = [(c, table[c].get("fixed")) for c in size_ids()]
+    if any(v is None for _, v in values):
+        return ["- Fixed models at every size: not all measured yet."]
+    steps = [(a, b, vb - va) for (a, va), (b, vb) in zip(values, values[1:])]
+    smallest = min(gain for *_, gain in steps)
+    text = ", ".join(f"{a}→{b} {gain:+.1f}" for a, b, gain in steps)
+    verdict = "met" if smallest >= 1.0 else "missed"
+    return [f"- Fixed models, gain per step: {text} (goal: ≥ 1.0 each) — {verdict}."]
+
+
+def recipe_check(table: dict, points: dict[str, dict[str, Point]]) -> list[str]:
+    """Per recipe: its largest shortfall against the fixed models, and whether every one of
+    its choices is on its own Pareto front."""
+    lines = []
+    for stem, choices in points.items():
+        shortfalls = [row["fixed"] - row[stem] for row in table.values()
+                      if row.get("fixed") is not None and row.get(stem) is not None]
+        ordered = sorted(choices.values(), key=lambda p: p.gflops)
+        front = pareto_front([(p.gflops, p.value) for p in ordered])
+        off = [ordered[i].id for i in range(len(ordered)) if i not in front]
+        gap = (f"at most {max(shortfalls):.1f} below the fixed model of each size"
+               if len(shortfalls) == len(table) else "fixed models not all measured")
+        on_front = "every choice on the front" if not off else f"off the front: {', '.join(off)}"
+        lines.append(f"- **{RECIPES[stem][0]}**: {gap}; {on_front}.")
+    return lines
 
 
 def cost_table(data: Collected, suffix: str) -> str:
     rows = []
-    fixed_total = dict(minutes=0.0, tflops=0.0, count=0)
-    for choice in size_ids():
-        cost = data.cost(f"fixed-{choice}{suffix}")
+    jobs = [(f"fixed {c}", f"fixed-{c}{suffix}") for c in size_ids()]
+    jobs += [(RECIPES[stem][0], stem + suffix) for stem in RECIPES]
+    for label, job in jobs:
+        cost = data.cost(job)
         if cost:
-            fixed_total["minutes"] += cost["minutes"]
-            fixed_total["tflops"] += cost["tflops"]
-            fixed_total["count"] += 1
-            rows.append([f"fixed {choice}", cost["iterations"], cost["minutes"],
-                         cost["tflops"], "", cost["minutes"], cost["tflops"]])
-    if fixed_total["count"] == len(PATCH_SIZES):  # a partial sum would look like the total
-        rows.append([f"one fixed model per size ({len(PATCH_SIZES)} models)", "",
-                     fixed_total["minutes"], fixed_total["tflops"], "",
-                     fixed_total["minutes"], fixed_total["tflops"]])
-    for stem, label in RECIPES.items():
-        cost = data.cost(stem + suffix)
-        if not cost:
-            continue
-        extra = data.cost(cost["teacher"]) if cost["teacher"] else None
-        rows.append([label, cost["iterations"], cost["minutes"], cost["tflops"],
-                     cost["teacher"] or "",
-                     cost["minutes"] + (extra["minutes"] if extra else 0.0),
-                     cost["tflops"] + (extra["tflops"] if extra else 0.0)])
-    return markdown_table(["model", "iterations", "train min", "train TFLOPs",
-                           "teacher trained first", "total min", "total TFLOPs"], rows)
+            rows.append([label, cost["iterations"], cost["minutes"], cost["tflops"]])
+    return markdown_table(["model", "iterations", "train min", "train TFLOPs"], rows)
 
 
-def largest_shortfalls(table: dict) -> tuple[dict[str, float], str | None]:
-    """Recipe stem -> its largest mIoU shortfall against the fixed models, for the recipes
-    measured beside a fixed model at every size; and the stem with the smallest (the best)."""
-    gaps = {}
-    for stem in RECIPES:
-        shortfalls = [row["fixed"] - row[stem] for row in table.values()
-                      if row.get("fixed") is not None and row.get(stem) is not None]
-        if shortfalls and len(shortfalls) == len(table):
-            gaps[stem] = max(shortfalls)
-    return gaps, min(gaps, key=gaps.get) if gaps else None
-
-
-def goal_check(table: dict) -> list[str]:
-    """The issue's goal: best recipe within 1 mIoU of fixed at every size; p8 collapses."""
-    lines = []
-    gaps, best = largest_shortfalls(table)
-    if best:
-        verdict = "met" if gaps[best] <= 1.0 else "missed"
-        lines.append(f"- Best recipe: **{RECIPES[best]}**, at most {gaps[best]:.1f} mIoU below "
-                     f"the fixed model of each size (goal: ≤ 1.0) — {verdict}.")
-        for stem, gap in sorted(gaps.items(), key=lambda item: item[1]):
-            lines.append(f"  - {RECIPES[stem]}: largest shortfall {gap:.1f}")
-    p8 = table.get("p8", {})
-    for choice in ("p4", "p16"):
-        row = table.get(choice, {})
-        if row.get("fixed_p8") is not None and row.get("fixed") is not None:
-            loss = row["fixed"] - row["fixed_p8"]
-            lines.append(f"- Fixed p8 evaluated at {choice}: {row['fixed_p8']:.1f} vs "
-                         f"{row['fixed']:.1f} for the {choice} model ({loss:.1f} lost; goal "
-                         f"≥ 10).")
-    if p8.get("fixed") is not None:
-        lines.append(f"- Fixed p8 at its own size: {p8['fixed']:.1f}.")
-    return lines
-
-
-def stitched_table(data: Collected) -> tuple[str, dict[str, list[Point]]]:
+def stitched_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
     anchors = {"S alone": data.points("anchor-s").get("p8"),
                "L alone": data.points("anchor-l").get("p8")}
-    from_anchors, scratch = data.points("stitched-anchors"), data.points("stitched-scratch")
-    ids = sorted(set(from_anchors) | set(scratch),  # equal GFLOPs: by id, the same every run
-                 key=lambda i: ((from_anchors.get(i) or scratch.get(i)).gflops, i))
-    rows = [[i, f"{(from_anchors.get(i) or scratch.get(i)).gflops:.3f}",
-             from_anchors[i].value if i in from_anchors else None,
-             scratch[i].value if i in scratch else None] for i in ids]
-    rows += [[name, f"{p.gflops:.3f}", p.value, None] for name, p in anchors.items() if p]
-    curves = {"stitched from trained anchors": list(from_anchors.values()),
-              "stitched from scratch": list(scratch.values())}
+    routes = data.points("stitched")
+    curves = {"stitched from the pretrained anchors": list(routes.values())}
     curves.update({name: [p] for name, p in anchors.items() if p})
-    header = ["route", "GFLOPs", "stitched from trained anchors", "stitched from scratch"]
-    lines = [markdown_table(header, rows)]
-    if from_anchors and all(anchors.values()):
-        ordered = sorted(from_anchors.values(), key=lambda p: p.gflops)
-        front = [p for k, p in enumerate(ordered)
-                 if all(p.value > q.value for q in ordered[:k])]
-        lines.append(f"\nFrontier (routes better than every cheaper one): "
-                     f"{', '.join(f'{p.id} {p.value:.1f}' for p in front)}. Ends: cheapest "
-                     f"route {ordered[0].value:.1f} vs S alone {anchors['S alone'].value:.1f}; "
-                     f"best route {max(p.value for p in ordered):.1f} vs L alone "
-                     f"{anchors['L alone'].value:.1f}.")
-    return "\n".join(lines), curves
-
-
-def joint_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
-    """The joint patch x keep space beside the patch-only space, same recipe and iterations."""
-    joint, patch_only = data.points("keep-joint"), data.points("flex-inplace")
-    curves = {"patch x keep (joint)": list(joint.values()),
-              "patch only": list(patch_only.values())}
-    if not joint:
-        return "Not measured yet.", curves
-    rows = []
-    for point in sorted(patch_only.values(), key=lambda p: p.gflops):
-        affordable = [p for p in joint.values() if p.gflops <= point.gflops * 1.0001]
-        best = max(affordable, key=lambda p: p.value) if affordable else None
-        rows.append([point.id, f"{point.gflops:.3f}", point.value,
-                     best.id if best else "", best.value if best else None,
-                     best.value - point.value if best else None])
-    table = markdown_table(["patch-only choice", "GFLOPs", "mIoU", "best joint choice at <= "
-                            "these GFLOPs", "its mIoU", "difference"], rows)
-    costs = sorted(p.gflops for p in joint.values())
-    only = sorted(p.gflops for p in patch_only.values()) or [math.nan]
-    listing = markdown_table(["joint choice", "GFLOPs", "mIoU"], [
-        [p.id, f"{p.gflops:.3f}", p.value] for p in sorted(joint.values(),
-                                                         key=lambda p: p.gflops)])
-    summary = (f"GFLOPs covered: joint {costs[0]:.3f}–{costs[-1]:.3f} "
-               f"({costs[-1] / costs[0]:.1f}x), patch sizes alone {only[0]:.3f}–{only[-1]:.3f} "
-               f"({only[-1] / only[0]:.1f}x).")
-    return "\n\n".join([table, summary, listing]), curves
-
-
-def grid_stride_section(data: Collected) -> str:
-    """Maps at a fixed stride 8 vs at the token grid's own stride, same recipe."""
-    fixed8, grid = data.points("flex-teacher-init"), data.points("flex-teacher-init-grid-stride")
-    if not grid:
-        return "Not measured yet."
-    rows = [[choice,
-             f"{fixed8[choice].gflops:.3f}" if choice in fixed8 else None,
-             fixed8[choice].value if choice in fixed8 else None,
-             f"{grid[choice].gflops:.3f}" if choice in grid else None,
-             grid[choice].value if choice in grid else None] for choice in size_ids()]
-    return markdown_table(["patch", "GFLOPs, stride 8", "mIoU, stride 8", "GFLOPs, grid stride",
-                           "mIoU, grid stride"], rows)
-
-
-def half_teacher(data: Collected, iters: int) -> str:
-    value = data.value("fixed-p8-half", "p8")
-    if value is None:
-        return "Not measured yet."
-    full = data.value("fixed-p8", "p8") or 0.0
-    return (f"The fixed p8 model trained for {iters // 2} iterations (the schedule compressed to "
-            f"half) reaches {value:.1f} mIoU at p8, against {full:.1f} "
-            f"after {iters}: on DigitSeg a model from scratch learns the digits only late in a "
-            "short schedule, so a teacher and a distilled student cannot share the main job's "
-            "time; the teacher recipe costs a full teacher run first.")
+    lines = []
+    if all(anchors.values()):
+        gap = anchors["L alone"].value - anchors["S alone"].value
+        lines.append(f"Anchors fine-tuned alone: S {anchors['S alone'].value:.1f}, L "
+                     f"{anchors['L alone'].value:.1f} mIoU (L − S = {gap:+.1f}; goal ≥ 3).")
+    if routes:
+        ordered = sorted(routes.values(), key=lambda p: (p.gflops, p.id))
+        front = [ordered[i] for i in pareto_front([(p.gflops, p.value) for p in ordered])]
+        rows = [[p.id, f"{p.gflops:.3f}", p.value, "✓" if p in front else ""] for p in ordered]
+        lines.append(markdown_table(["route", "GFLOPs", "mIoU", "front"], rows))
+        lines.append(f"\nFront: {', '.join(f'{p.id} {p.value:.1f}' for p in front)}.")
+        ends = {p.id: p for p in ordered if p.id in ("S", "L")}
+        if all(anchors.values()) and len(ends) == 2:
+            lines.append(f"Ends: route S {ends['S'].value:.1f} vs S alone "
+                         f"{anchors['S alone'].value:.1f}; route L {ends['L'].value:.1f} vs L "
+                         f"alone {anchors['L alone'].value:.1f} (goal: within 1).")
+    return "\n\n".join(lines) or "Not measured yet.", curves
 
 
 def curves_for(data: Collected, suffix: str) -> dict[str, list[Point]]:
-    curves = {RECIPES[stem]: list(data.points(stem + suffix).values()) for stem in RECIPES}
-    curves["fixed model per size"] = [p for choice in size_ids()
-                                      for p in data.points(f"fixed-{choice}{suffix}").values()]
-    curves["fixed p8, PI-resized"] = list(data.points(f"fixed-p8{suffix}",
-                                                      EVERY_SIZE.tag).values())
+    curves = {RECIPES[stem][0]: list(data.points(stem + suffix).values()) for stem in RECIPES}
+    for key, job in (("fixed", ""), ("fixed-scratch", "-scratch")):
+        curves[FIXED_KEYS[key][0]] = [p for c in size_ids()
+                                      for p in data.points(f"fixed-{c}{job}{suffix}").values()]
+    curves[FIXED_KEYS["every-size"][0]] = list(data.points(f"fixed-p8{suffix}",
+                                                           EVERY_SIZE.tag).values())
     return curves
 
 
-def reference_curves(table: dict) -> list[str]:
-    """Curves to draw bold: the fixed models and the recipe closest to them."""
-    _, best = largest_shortfalls(table)
-    return ["fixed model per size", "fixed p8, PI-resized", *([RECIPES[best]] if best else [])]
+def section(data: Collected, suffix: str) -> tuple[str, dict]:
+    table_text, table = comparison(data, suffix)
+    header = table_text.splitlines()[0].strip("| ").split(" | ")
+    points = {stem: data.points(stem + suffix) for stem in RECIPES
+              if data.points(stem + suffix)}
+    checks = compute_pays(table) + recipe_check(table, points)
+    text = "\n\n".join([table_text, legend(header), "\n".join(checks),
+                        "Training cost (train TFLOPs: 3 x the forward multiply-adds of the "
+                        "trained sub-networks, replayed exactly from each run's sampler; "
+                        "minutes: time in training steps, two study jobs sharing 2 cores):",
+                        cost_table(data, suffix)])
+    return text, table
 
 
 def write_report(archive: Path, out: Path, command: str, iters: int = ITERS) -> Path:
     data = Collected(archive)
     figure_dir = out / "results"
     figure_dir.mkdir(parents=True, exist_ok=True)
-    main_table, main = comparison(data, "")
-    long_table, long = comparison(data, "-4x")
-    stitched, stitched_curves = stitched_table(data)
-    joint, joint_curves = joint_section(data)
+    main_text, main = section(data, "")
+    long_text, long = section(data, "-4x")
+    stitched, stitched_curves = stitched_section(data)
     figure = figure_dir / "flexible_vs_fixed.png"
-    stitched_title = "stitched ViT (S: 64-d x 6, L: 128-d x 12)"
+    stitched_title = "stitched ViT (S: 48-d x 6, L: 96-d x 12)"
     plot_panels([(f"{iters} iterations", curves_for(data, "")),
                  (f"{iters * LONG} iterations", curves_for(data, "-4x")),
-                 (stitched_title, stitched_curves),
-                 ("patch x token-keep rate, in-place distillation", joint_curves)],
+                 (stitched_title, stitched_curves)],
                 figure, ylabel="DigitSeg validation mIoU", xlabel="GFLOPs per 64x64 image",
-                fronts=[stitched_title], emphasize=reference_curves(main))
+                fronts=[stitched_title], emphasize=["fixed", "uni"])
     (figure_dir / "flexible_vs_fixed.json").write_text(json.dumps(
         dict(main=main, long=long), indent=2, default=lambda v: None) + "\n")
     text = f"""# One flexible model vs a model per budget: DigitSeg evidence
 
-Reproduce: `{command}` (resumable; {progress_text(data)}). Model:
-the main job's FlexiViT-Ti6 + UPerNet on DigitSeg 64x64 (batch {BATCH_SIZE}); mIoU on the 200
-validation images; GFLOPs per image (multiply-adds, whole model). "–": not measured yet.
+Reproduce: `{command}` (resumable; {progress_text(data)}). Every model
+is fine-tuned from the pretrained weights in `pretrained/` (rows marked "scr" from random
+weights) on the main job's config: FlexiViT-Ti6 + UPerNet, DigitSeg 64x64, batch
+{BATCH_SIZE}; mIoU on the 500 validation images; GFLOPs per image (multiply-adds, whole
+model). "–": not measured yet.
 
 ![mIoU vs GFLOPs](results/flexible_vs_fixed.png)
 
 ## {iters} iterations
 
-{main_table}
-
-{chr(10).join(goal_check(main))}
-
-Training cost (train TFLOPs: 3 x forward multiply-adds of the trained sub-networks, plus the
-frozen teacher's forward passes, replayed exactly from each run's sampler; minutes: time in
-training steps, measured with two study jobs and at times other work sharing the 2 cores, so
-only a rough guide, not comparable with the README's timings):
-
-{cost_table(data, "")}
+{main_text}
 
 ## {iters * LONG} iterations ({LONG}x)
 
-{long_table}
+{long_text}
 
-{chr(10).join(goal_check(long))}
-
-{cost_table(data, "-4x")}
-
-## A teacher within the main job's time?
-
-{half_teacher(data, iters)}
-
-## Output maps at the token grid's stride (`out_stride=None`), teacher distillation + init
-
-{grid_stride_section(data)}
-
-## Stitched ViT ({iters} iterations each stage)
+## Stitched ViT ({iters} iterations, each anchor alone and the stitched model)
 
 {stitched}
-
-## One joint space: patch size x token-keep rate ({iters} iterations)
-
-`{JOINT_CONFIG}` with every patch size (4 to 16) x keep rates 1, 0.7 and 0.5: tokens dropped
-after blocks 1 and 3 (rates compound), in-place distillation from the largest choice (p4);
-beside the patch-size space trained with the same recipe (`flex-inplace`).
-
-{joint}
 """
     path = out / "results.md"
     path.write_text(text)
@@ -509,10 +367,11 @@ def parse_args() -> argparse.Namespace:
 
 
 def default_root() -> Path:
-    """``$FLEXSEG_CACHE/study`` (default ``~/.cache/flexseg/study``), like the set-up's cache."""
+    """``$FLEXSEG_CACHE/study-pretrained`` (default ``~/.cache/flexseg/...``), like the
+    set-up's cache."""
     cache = os.environ.get("FLEXSEG_CACHE") or Path(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flexseg"
-    return Path(cache) / "study"
+    return Path(cache) / "study-pretrained"
 
 
 def select(jobs: list[Job], only: str | None) -> list[Job]:
@@ -542,7 +401,7 @@ def main() -> None:
     command = "python tools/reproduce/flexible_vs_fixed.py --parallel 2"
     failed = []
     if not args.report_only:
-        if not (REPO / "data/digitseg").exists() and not args.cfg_options:
+        if not args.cfg_options:  # the default data, (re)generated if missing or stale
             import subprocess
             subprocess.run([sys.executable, "tools/generate_digitseg.py"], cwd=REPO, check=True)
         failed = run_jobs(jobs, root, parallel=args.parallel, archive=archive,
