@@ -17,6 +17,14 @@ MMCV_VERSION=2.1.0
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; rm -f "$READY"; exit 1; }
 
+# The served web page's browser test drives Debian's Chromium; as root, install it if missing
+# (elsewhere that test is skipped, saying why).
+if ! { command -v chromium && command -v chromedriver; } >/dev/null && [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null; then
+    say "installing chromium and chromedriver (browser test of the served web page)"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+        chromium-driver; } > /dev/null || say "warning: chromium did not install"
+fi
+
 if [[ -f "$READY" ]] && cat "${STAMPED[@]}" | cmp -s "$READY" -; then
     say "environment $VENV is ready"
     exit 0
@@ -57,7 +65,7 @@ say "installing mmcv, OpenMMLab and flexseg"
 "${PIP[@]}" install -q -r "$ROOT/requirements.txt" || die "requirements failed to install"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT" || die "pip install -e . failed"
 
-say "installing the optional extras of pyproject.toml (deploy: ONNX export, ONNX Runtime)"
+say "installing the optional extras of pyproject.toml (deploy: ONNX; serve: HTTP server)"
 mapfile -t EXTRAS < <("$VENV/bin/python" - "$ROOT/pyproject.toml" <<'PY'
 import sys
 
