@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import (flexivit_timm, flops_count, gemm, latency_rank, memory, multibudget, pricing,
-               shared_prefix, step_spread, train_step)
+from . import (flexivit_timm, flops_count, gemm, latency_rank, memory, multibudget,
+               preprocessing, pricing, shared_prefix, step_spread, train_step)
 from .report import Row
 from .settings import Settings
 
@@ -26,6 +26,8 @@ FIGURES = (
     Figure("P2s", "spread of training-step times, by cause", step_spread.run, True),
     Figure("P3a", "one multi-budget pass vs a test run per choice", multibudget.run, True),
     Figure("P3b", "shared-prefix evaluation vs a pass per route", shared_prefix.run),
+    Figure("PRE", "preprocessing once per batch in the multi-budget loops", preprocessing.run,
+           True),
     Figure("P4", "analytic vs counted FLOPs", flops_count.run),
     Figure("P5", "latency order vs GFLOPs order", latency_rank.run),
     Figure("P6", "backbone vs matmul multiply-adds per second", gemm.run),

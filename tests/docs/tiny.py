@@ -1,6 +1,6 @@
 """The tiny setting documented commands run at: every config shrunk as it is loaded (two
-iterations, batches of at most two, data loaded in the main process), DigitSeg generated with
-a handful of images. Installed in this process (``install``) or, for shell scripts, in every
+iterations or pretraining steps, batches of at most two, data loaded in the main process),
+DigitSeg generated with a handful of images. Installed in this process (``install``) or, for shell scripts, in every
 Python process they start (``hooks/sitecustomize.py``)."""
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ def shrink(cfg: Config) -> Config:
         hooks["checkpoint"]["interval"] = TINY_ITERS if "max_iters" in loop else 1
     if hooks.get("logger"):
         hooks["logger"]["interval"] = 1
+    schedule = cfg.get("schedule") or {}  # tools/pretrain.py's configs
+    if "steps" in schedule:
+        schedule.update(steps=TINY_ITERS, batch_size=min(schedule.get("batch_size", 2), 2),
+                        warmup_steps=min(schedule.get("warmup_steps", 0), 1), log_interval=1)
+        data = cfg.get("data") or {}
+        if "num_val" in data:
+            data["num_val"] = min(data["num_val"], 8)
     for hook in cfg.get("custom_hooks") or []:
         if hook.get("type") == "StitchInitHook":
             hook["num_batches"] = 1
