@@ -10,7 +10,8 @@ from tests.conftest import REPO
 def doc_pages() -> list[Path]:
     """README, changelog, the data guide, docs/ and the model-zoo READMEs."""
     pages = [REPO / "README.md", REPO / "CHANGELOG.md", REPO / "data/README.md"]
-    pages += sorted((REPO / "docs").glob("**/*.md")) + sorted((REPO / "configs").glob("*/README.md"))
+    pages += sorted((REPO / "docs").glob("**/*.md"))
+    pages += sorted((REPO / "configs").glob("*/README.md"))
     return [page for page in pages if page.is_file()]
 
 

@@ -1,7 +1,7 @@
 """The tiny setting documented commands run at: every config shrunk as it is loaded (two
 iterations or pretraining steps, batches of at most two, data loaded in the main process),
-DigitSeg generated with a handful of images. Installed in this process (``install``) or, for shell scripts, in every
-Python process they start (``hooks/sitecustomize.py``)."""
+DigitSeg generated with a handful of images. Installed in this process (``install``) or, for
+shell scripts, in every Python process they start (``hooks/sitecustomize.py``)."""
 from __future__ import annotations
 
 import re

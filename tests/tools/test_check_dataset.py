@@ -52,7 +52,8 @@ def test_a_clean_dataset_passes_with_frequencies_counted_from_the_files(digitseg
     result = _check(digitseg_copy)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "problem:" not in result.stdout and "no problems found" in result.stdout
-    assert "train (DigitSegDataset" in result.stdout and "val/test (DigitSegDataset" in result.stdout
+    assert "train (DigitSegDataset" in result.stdout
+    assert "val/test (DigitSegDataset" in result.stdout
     labels = [np.array(Image.open(p)) for p in (digitseg_copy / "annotations/training").iterdir()]
     table = _table(result.stdout, "train")
     for label, (name, (pixels, images)) in enumerate(table.items()):
