@@ -1,0 +1,194 @@
+"""The one thread that runs the model, and the queue in front of it.
+
+Requests are admitted under a lock: the controller sees the queue as it is (``backlog``),
+decides, and the request joins the queue in the same step, so concurrent admissions never
+promise the same free time twice. The worker takes requests in order and, just before running
+one, asks the controller again with the time actually left (``at_most`` its admitted choice):
+a request whose wait ran long moves to a cheaper choice, or is refused rather than answered
+late. torch releases the GIL while it computes, so the HTTP side keeps answering meanwhile.
+
+Calibration: a profile is measured once, but the machine's speed changes (other processes,
+frequency scaling). The worker keeps the last runs' ratios of measured time to the profile's
+median for that choice, and gives the controller ``max(profile p95, profile median x the 95th
+percentile of those ratios)`` as each choice's p95: the profile still ranks the choices, the
+recent runs say how fast the machine is now.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from .controller import Backlog, Decision, Option, decide
+from .model import ServedModel
+
+
+@dataclass
+class Outcome:
+    """What became of an admitted request: a label map at ``choice``, or a refusal/error
+    (``labels`` is None and ``reason`` says why)."""
+
+    choice: str | None
+    labels: np.ndarray | None
+    queue_ms: float
+    model_ms: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class Job:
+    prepared: object
+    choice: str
+    estimate_ms: float  # the choice's p95 when admitted (what the queue counts it as)
+    deadline: float  # time.monotonic() at which an answer is late
+    done: Callable[[Outcome], None]  # called on the worker thread
+    admitted: float = field(default_factory=time.monotonic)
+    cancelled: bool = False  # the client went away: skip it
+
+
+class ModelWorker:
+    """A queue and one thread running ``model`` (module docstring). ``margin_ms`` is kept free
+    of every deadline for the work around the model (encoding, sending the answer)."""
+
+    def __init__(self, model: ServedModel, options: Sequence[Option],
+                 margin_ms: float = 5.0, window: int = 100) -> None:
+        self.model = model
+        self.profiled = list(options)
+        self.options = list(options)
+        self.margin_ms = margin_ms
+        self._median = {choice.id: choice.median_ms for choice in model.choices}
+        self._ratios: collections.deque[float] = collections.deque(maxlen=window)
+        self._queue: collections.deque[Job] = collections.deque()
+        self._queued_ms = 0.0
+        self._running: tuple[float, float] | None = None  # (p95 estimate, start)
+        self._condition = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="flexseg-model", daemon=True)
+
+    # ----------------------------------------------------------------- state
+    def backlog(self) -> Backlog:
+        with self._condition:
+            return self._backlog()
+
+    def _backlog(self) -> Backlog:
+        running_left = 0.0
+        if self._running is not None:
+            estimate, began = self._running
+            running_left = estimate - 1000 * (time.monotonic() - began)
+        return Backlog(running_left, self._queued_ms)
+
+    def _estimate(self, choice: str) -> float:
+        return next(option.p95_ms for option in self.options if option.id == choice)
+
+    def queued(self) -> int:
+        with self._condition:
+            return len(self._queue) + (self._running is not None)
+
+    def time_left_ms(self, deadline: float) -> float:
+        return 1000 * (deadline - time.monotonic()) - self.margin_ms
+
+    def slowdown(self) -> float:
+        """The 95th percentile of recent measured/profiled time ratios (1 before any run)."""
+        with self._condition:
+            return self._slowdown()
+
+    def _slowdown(self) -> float:
+        return float(np.percentile(self._ratios, 95)) if self._ratios else 1.0
+
+    def _calibrate(self, choice: str, measured_ms: float) -> None:
+        """Record a run and re-derive every choice's p95 (module docstring); queued work
+        keeps the estimates it was admitted with."""
+        self._ratios.append(measured_ms / self._median[choice])
+        scale = self._slowdown()
+        self.options = [replace(option, p95_ms=max(option.p95_ms, self._median[option.id]
+                                                   * scale)) for option in self.profiled]
+
+    # ----------------------------------------------------------------- admission
+    def admit(self, deadline: float) -> Decision:
+        """What the controller would decide now, without queueing (an early refusal before the
+        upload is decoded)."""
+        with self._condition:
+            return decide(self.options, self.time_left_ms(deadline), self._backlog())
+
+    def submit(self, prepared: object, deadline: float,
+               done: Callable[[Outcome], None]) -> tuple[Decision, Job | None]:
+        """Decide and queue in one step; a refusal queues nothing."""
+        with self._condition:
+            if self._stopping:
+                return Decision(None, "the server is shutting down"), None
+            decision = decide(self.options, self.time_left_ms(deadline), self._backlog())
+            if decision.choice is None:
+                return decision, None
+            job = Job(prepared, decision.choice, self._estimate(decision.choice), deadline,
+                      done)
+            self._queue.append(job)
+            self._queued_ms += job.estimate_ms
+            self._condition.notify()
+            return decision, job
+
+    # ----------------------------------------------------------------- running
+    def start(self, rounds: int = 3) -> None:
+        """Run every choice ``rounds`` times on a blank image (first calls are slow), the
+        last round calibrating, then start the thread."""
+        prepared = self.model.prepare(np.zeros((*self.model.input_hw, 3), np.uint8))
+        for round_index in range(rounds):
+            for option in self.profiled:
+                began = time.monotonic()
+                self.model.run(prepared, option.id)
+                if round_index == rounds - 1:
+                    with self._condition:
+                        self._calibrate(option.id, 1000 * (time.monotonic() - began))
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Refuse new requests, finish (or refuse, by their deadlines) the queued ones, end
+        the thread."""
+        with self._condition:
+            self._stopping = True
+            self._condition.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _next(self) -> tuple[Job, Decision] | None:
+        """The next job and the controller's second look at it (None: stopped and empty)."""
+        with self._condition:
+            while not self._queue and not self._stopping:
+                self._condition.wait()
+            if not self._queue:
+                return None
+            job = self._queue.popleft()
+            self._queued_ms = max(self._queued_ms - job.estimate_ms, 0.0)
+            if job.cancelled:
+                return job, Decision(None, "the client went away")
+            decision = decide(self.options, self.time_left_ms(job.deadline),
+                              at_most=job.choice)
+            if decision.choice is not None:
+                self._running = (self._estimate(decision.choice), time.monotonic())
+            return job, decision
+
+    def _loop(self) -> None:
+        while (item := self._next()) is not None:
+            job, decision = item
+            if job.cancelled:
+                continue
+            began = time.monotonic()
+            queue_ms = 1000 * (began - job.admitted)
+            if decision.choice is None:
+                job.done(Outcome(None, None, queue_ms, reason=decision.reason))
+                continue
+            try:
+                labels = self.model.run(job.prepared, decision.choice)
+                outcome = Outcome(decision.choice, labels, queue_ms,
+                                  1000 * (time.monotonic() - began))
+            except Exception as error:  # the server answers 500 and keeps serving
+                outcome = Outcome(decision.choice, None, queue_ms,
+                                  reason=f"the model failed: {type(error).__name__}: {error}")
+            finally:
+                with self._condition:
+                    self._running = None
+                    self._calibrate(decision.choice, 1000 * (time.monotonic() - began))
+            job.done(outcome)
