@@ -10,6 +10,7 @@ never gets a late answer, only a prompt refusal.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -253,6 +254,11 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000,
     """Run ``app`` with uvicorn until SIGINT/SIGTERM: new connections stop, requests in
     flight finish (each within its deadline), then the model thread ends."""
     import uvicorn
+
+    # uvicorn delivers the stopping signal again once it has drained (to die by it); the
+    # server has done its job by then, so that second delivery is ignored and it exits 0.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: None)
     uvicorn.run(app, host=host, port=port, log_level=log_level,
                 timeout_graceful_shutdown=drain_s)
 
