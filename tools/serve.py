@@ -12,7 +12,6 @@ this machine with the threads the server uses. SIGTERM or Ctrl-C: requests in fl
 then the server exits.
 """
 import argparse
-import os
 import time
 
 import flexseg  # noqa: F401  (registers the models)
@@ -44,13 +43,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def default_samples(cfg) -> str | None:
-    dataset = cfg.test_dataloader.dataset
-    folder = os.path.join(dataset.get("data_root", ""),
-                          (dataset.get("data_prefix") or {}).get("img_path", ""))
-    return folder if os.path.isdir(folder) else None
-
-
 def main() -> None:
     began = time.perf_counter()
     args = parse_args()
@@ -65,7 +57,7 @@ def main() -> None:
 
     from flexseg.deploy.inferencer import FlexInferencer
     from flexseg.serving.app import create_app, serve
-    from flexseg.serving.model import InferencerModel, choices_from_profile
+    from flexseg.serving.model import InferencerModel, choices_from_profile, test_images
 
     choices_from_profile(profile, keep)  # bad --choices or batch: one line before loading
     if args.threads is not None:
@@ -74,7 +66,7 @@ def main() -> None:
     model = InferencerModel(inferencer, profile, keep)
     slo_ms = args.slo_ms or 2 * max(c.p95_ms for c in model.choices) + margin_ms
     app = create_app(model, slo_ms, margin_ms, max_side,
-                     samples=args.samples or default_samples(inferencer.cfg))
+                     samples=args.samples or test_images(inferencer.cfg))
     served = ", ".join(f"{c.id} {c.p95_ms:.1f} ms" for c in model.choices)
     print(f"serving {served} (p95) with a {slo_ms:g} ms default deadline on "
           f"http://{args.host}:{port} (ready in {time.perf_counter() - began:.1f} s)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import cv2
@@ -46,6 +47,14 @@ class ServedModel(Protocol):
         """The label map (H, W) of one prepared image at ``choice``, at ``input_hw``."""
 
 
+def test_images(cfg) -> Path | None:
+    """The folder of the config's test images, if it exists (samples for the web page)."""
+    dataset = cfg.test_dataloader.dataset
+    folder = Path(dataset.get("data_root", "")) / (dataset.get("data_prefix") or {}).get(
+        "img_path", "")
+    return folder if folder.is_dir() else None
+
+
 def controller_options(model: ServedModel) -> list[Option]:
     """The choices as the controller ranks them: by metric (oriented so that higher is
     better) when every choice has one, else by GFLOPs (dearer is assumed better)."""
@@ -53,7 +62,7 @@ def controller_options(model: ServedModel) -> list[Option]:
                    for choice in model.choices)
     sign = 1.0 if model.higher_is_better else -1.0
     return [Option(choice.id, choice.p95_ms,
-                   sign * choice.metric if measured else choice.gflops)
+                   sign * choice.metric if measured else choice.gflops, choice.median_ms)
             for choice in model.choices]
 
 

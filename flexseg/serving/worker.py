@@ -12,6 +12,11 @@ frequency scaling). The worker keeps the last runs' ratios of measured time to t
 median for that choice, and gives the controller ``max(profile p95, profile median x the 95th
 percentile of those ratios)`` as each choice's p95: the profile still ranks the choices, the
 recent runs say how fast the machine is now.
+
+Arrivals: every request is counted when it arrives (``admit``), refused or not; the rate over
+the last second tells the controller whether the server is overloaded (``worth_offering``).
+That needs a metric per choice (higher is better) to weigh answers: without one, every choice
+stays on offer.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import collections
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -55,8 +60,13 @@ class ModelWorker:
     of every deadline for the work around the model (encoding, sending the answer)."""
 
     def __init__(self, model: ServedModel, options: Sequence[Option],
-                 margin_ms: float = 5.0, window: int = 100) -> None:
+                 margin_ms: float = 5.0, window: int = 100, rate_window_s: float = 1.0
+                 ) -> None:
         self.model = model
+        self.weigh_overload = model.higher_is_better and all(
+            choice.metric is not None for choice in model.choices)
+        self._arrivals: collections.deque[float] = collections.deque()
+        self.rate_window_s = rate_window_s
         self.profiled = list(options)
         self.options = list(options)
         self.margin_ms = margin_ms
@@ -91,6 +101,20 @@ class ModelWorker:
     def time_left_ms(self, deadline: float) -> float:
         return 1000 * (deadline - time.monotonic()) - self.margin_ms
 
+    def arrival_rate(self) -> float:
+        """Requests per second over the last ``rate_window_s`` (0 when overload is not
+        weighed)."""
+        with self._condition:
+            return self._arrival_rate()
+
+    def _arrival_rate(self) -> float:
+        if not self.weigh_overload:
+            return 0.0
+        horizon = time.monotonic() - self.rate_window_s
+        while self._arrivals and self._arrivals[0] < horizon:
+            self._arrivals.popleft()
+        return len(self._arrivals) / self.rate_window_s
+
     def slowdown(self) -> float:
         """The 95th percentile of recent measured/profiled time ratios (1 before any run)."""
         with self._condition:
@@ -103,16 +127,20 @@ class ModelWorker:
         """Record a run and re-derive every choice's p95 (module docstring); queued work
         keeps the estimates it was admitted with."""
         self._ratios.append(measured_ms / self._median[choice])
-        scale = self._slowdown()
+        scale, typical = self._slowdown(), float(np.median(self._ratios))
         self.options = [replace(option, p95_ms=max(option.p95_ms, self._median[option.id]
-                                                   * scale)) for option in self.profiled]
+                                                   * scale),
+                                median_ms=self._median[option.id] * typical)
+                        for option in self.profiled]
 
     # ----------------------------------------------------------------- admission
     def admit(self, deadline: float) -> Decision:
-        """What the controller would decide now, without queueing (an early refusal before the
-        upload is decoded)."""
+        """Count an arrival; what the controller would decide now, without queueing (an early
+        refusal before the upload is decoded)."""
         with self._condition:
-            return decide(self.options, self.time_left_ms(deadline), self._backlog())
+            self._arrivals.append(time.monotonic())
+            return decide(self.options, self.time_left_ms(deadline), self._backlog(),
+                          arrival_rate=self._arrival_rate())
 
     def submit(self, prepared: object, deadline: float,
                done: Callable[[Outcome], None]) -> tuple[Decision, Job | None]:
@@ -120,7 +148,8 @@ class ModelWorker:
         with self._condition:
             if self._stopping:
                 return Decision(None, "the server is shutting down"), None
-            decision = decide(self.options, self.time_left_ms(deadline), self._backlog())
+            decision = decide(self.options, self.time_left_ms(deadline), self._backlog(),
+                              arrival_rate=self._arrival_rate())
             if decision.choice is None:
                 return decision, None
             job = Job(prepared, decision.choice, self._estimate(decision.choice), deadline,
@@ -165,7 +194,7 @@ class ModelWorker:
             if job.cancelled:
                 return job, Decision(None, "the client went away")
             decision = decide(self.options, self.time_left_ms(job.deadline),
-                              at_most=job.choice)
+                              at_most=job.choice, arrival_rate=self._arrival_rate())
             if decision.choice is not None:
                 self._running = (self._estimate(decision.choice), time.monotonic())
             return job, decision

@@ -72,3 +72,28 @@ def test_ranking_and_empty_space():
     assert [o.id for o in by_quality(OPTIONS)] == ["p8", "p4", "p16"]
     with pytest.raises(ValueError, match="at least one choice"):
         decide([], 10)
+
+
+def test_under_overload_cheap_choices_that_waste_model_time_are_withheld():
+    """p8 delivers 2.25 quality per ms, p16 1.0 and p4 0.7: at 50 requests/s p8 alone keeps
+    the server busy, so from there a request only p16 could still make is refused."""
+    assert decide(OPTIONS, 15, arrival_rate=40).choice == "p16"
+    refused = decide(OPTIONS, 15, arrival_rate=60)
+    assert refused.choice is None and "overloaded" in refused.reason
+    assert decide(OPTIONS, 100, arrival_rate=60).choice == "p8"
+    assert decide(OPTIONS, 100, arrival_rate=60, at_most="p16").choice is None
+
+
+def test_under_overload_an_efficient_cheap_choice_stays():
+    efficient = [Option("p16", 10.0, 40.0), Option("p8", 20.0, 45.0)]  # 4.0 vs 2.25 per ms
+    assert decide(efficient, 15, arrival_rate=500).choice == "p16"
+    assert decide(efficient, 30, arrival_rate=500).choice == "p8"
+
+
+def test_overload_uses_the_median_and_ignores_lower_is_better_metrics():
+    # By median, p8 (10 ms) serves 100/s: 60/s is no overload; by p95 (20 ms) it would be.
+    with_medians = [Option("p16", 10.0, 10.0, 5.0), Option("p8", 20.0, 45.0, 10.0)]
+    assert decide(with_medians, 15, arrival_rate=60).choice == "p16"
+    assert decide(with_medians, 15, arrival_rate=120).choice is None
+    lower_is_better = [Option("p16", 10.0, -3.0), Option("p8", 20.0, -1.0)]
+    assert decide(lower_is_better, 15, arrival_rate=1000).choice == "p16"
