@@ -2,5 +2,5 @@
 # at a fixed patch size, as DeiT-III's anchors are; written as a timm state dict.
 _base_ = ['./flexivit-ti6_digittags-64x64.py']
 backbone = dict(patch_sizes=[8], embed_dim=48, depth=6, num_heads=3)
-schedule = dict(steps=3000)
+schedule = dict(steps=2000)
 export = dict(name='anchor-s_digittags-64x64', formats=['timm'])

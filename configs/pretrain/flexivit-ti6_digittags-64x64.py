@@ -20,12 +20,13 @@ data = dict(
     dense_seed=0,
     dense_val_fraction=0.2,
     num_val=512)
-# Every patch token tagged with the digits its patch shows (flexseg/pretrain/model.py), the
-# densest signal of the task: with image-level tags (class token, mean or smooth-max pooled)
-# the 96-d anchor stayed at the label prior for 1,300 steps (batch 32, lr 1e-3), the 48-d one
-# for 400 steps with every pooling and for 800 with one digit per image (docs/results.md).
-head = dict(pool='patches', loss='bce')
-schedule = dict(steps=4000, batch_size=16, lr=2e-3, min_lr=1e-5, weight_decay=0.05,
+# Every pixel classified (background or digit) from its patch token's scores, bilinearly
+# upsampled (pool='pixels', a linear decoder): the densest signal of the task. With
+# image-level tags (class token, mean or smooth-max pooled), per-patch tags or per-patch
+# majority labels, small ViTs stayed at or near the label prior for 400-1,300 steps
+# (docs/results.md, "Pretraining").
+head = dict(pool='pixels', loss='softmax')
+schedule = dict(steps=2000, batch_size=16, lr=2e-3, min_lr=1e-5, weight_decay=0.05,
                 warmup_steps=200, clip_grad=1.0, seed=0, log_interval=50)
 sampler = dict(weights=None)  # None: uniform over the patch sizes
 distill = None  # or dict(config=..., weights=..., choice=None, weight=1.0)

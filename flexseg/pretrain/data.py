@@ -87,13 +87,3 @@ class DigitTags:
     def validation(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.render("validation", range(self.params.num_val))
 
-
-def region_tags(labels: torch.Tensor, patch_hw: tuple[int, int]) -> torch.Tensor:
-    """Multi-hot digits present in each patch of a grid (B, N, 10), the grid padded at the
-    bottom/right as the backbones' ``fit='pad'`` does (padding is background)."""
-    height, width = labels.shape[-2:]
-    pad_h, pad_w = -height % patch_hw[0], -width % patch_hw[1]
-    onehot = torch.nn.functional.one_hot(labels, NUM_DIGITS + 1)[..., 1:]  # (B, H, W, 10)
-    onehot = torch.nn.functional.pad(onehot.permute(0, 3, 1, 2).float(), (0, pad_w, 0, pad_h))
-    tags = torch.nn.functional.max_pool2d(onehot, patch_hw, stride=patch_hw)
-    return tags.flatten(2).transpose(1, 2)

@@ -21,7 +21,7 @@ from mmengine.config import Config
 
 from flexseg.compat.atomic_write import write_bytes_atomically, write_text_atomically
 from flexseg.datasets.digitseg import GENERATOR_VERSION
-from flexseg.pretrain.data import NUM_DIGITS, DigitTagParams, DigitTags, region_tags
+from flexseg.pretrain.data import NUM_DIGITS, DigitTagParams, DigitTags
 from flexseg.pretrain.export import save_big_vision_npz, save_timm_state_dict
 from flexseg.pretrain.model import TaggingModel
 from flexseg.pretrain.schedule import Schedule, draw_choice
@@ -32,14 +32,17 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 
 def build_model(backbone_cfg: dict, seed: int, head_cfg: dict | None = None) -> TaggingModel:
-    """The backbone from the registry (every flexseg backbone) with a tagging head."""
+    """The backbone from the registry (every flexseg backbone) with a tagging head: one
+    output per digit, plus background when pixels are classified."""
     import flexseg.models  # noqa: F401  (registers the backbones)
     from mmseg.registry import MODELS
 
     torch.manual_seed(seed)
     backbone = MODELS.build(dict(backbone_cfg))
-    head_cfg = {k: v for k, v in (head_cfg or {}).items() if k != "loss"}
-    return TaggingModel(backbone, NUM_DIGITS, **head_cfg)
+    head_cfg = dict(head_cfg or {})
+    loss = head_cfg.pop("loss", "bce")
+    classes = NUM_DIGITS + (head_cfg.get("pool") == "pixels")  # pixels: background too
+    return TaggingModel(backbone, classes, **head_cfg)
 
 
 LOSSES = ("bce", "softmax")
@@ -49,15 +52,15 @@ def set_accuracy(logits: torch.Tensor, targets: torch.Tensor, loss: str = "bce")
     """Share of images whose whole set of digits is predicted exactly: every logit > 0 where
     a digit is present (``bce``), or the top class (``softmax``, one digit per image)."""
     if loss == "softmax":
-        return float((logits.argmax(1) == targets.argmax(1)).float().mean())
+        return float((logits.argmax(-1) == targets.argmax(-1)).float().mean())
     return float(((logits > 0) == targets.bool()).all(dim=1).float().mean())
 
 
 def tag_loss(logits: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
-    """Multi-label BCE, or cross-entropy over the digits when each image shows exactly one
-    (``targets`` may then be soft: a teacher's probabilities)."""
+    """Multi-label BCE, or cross-entropy over the last axis for one class per sample (an
+    image's only digit, a patch's majority label); ``targets`` may be soft (a teacher's)."""
     if loss == "softmax":
-        return torch.sum(-targets * F.log_softmax(logits, dim=1), dim=1).mean()
+        return torch.sum(-targets * F.log_softmax(logits, dim=-1), dim=-1).mean()
     return F.binary_cross_entropy_with_logits(logits, targets)
 
 
@@ -72,12 +75,14 @@ class Teacher:
     loss: str = "bce"
 
     @torch.no_grad()
-    def targets(self, images: torch.Tensor, choice: str | None = None) -> torch.Tensor:
-        """The teacher's probabilities at ``choice`` (default its own ``choice``)."""
-        if choice or self.choice:
-            self.model.backbone.activate(choice or self.choice)
+    def targets(self, images: torch.Tensor) -> torch.Tensor:
+        """The teacher's probabilities, classes on the last axis."""
+        if self.choice:
+            self.model.backbone.activate(self.choice)
         logits = self.model(images)
-        return logits.softmax(1) if self.loss == "softmax" else torch.sigmoid(logits)
+        if self.model.pool == "pixels":
+            logits = logits.permute(0, 2, 3, 1)
+        return logits.softmax(-1) if self.loss == "softmax" else torch.sigmoid(logits)
 
 
 def load_teacher(cfg: dict) -> Teacher:
@@ -132,9 +137,12 @@ class Pretrainer:
         if self.loss_kind not in LOSSES:
             raise ValueError(f"head.loss must be one of {', '.join(LOSSES)}, got "
                              f"{self.loss_kind!r}")
-        if self.loss_kind == "softmax" and self.data.params.scene.digits_per_image != (1, 1):
-            raise ValueError("head.loss='softmax' needs one digit per image "
-                             "(data.scene.digits_per_image=(1, 1))")
+        if self.model.pool == "pixels" and self.loss_kind != "softmax":
+            raise ValueError("head.pool='pixels' classifies each pixel: set head.loss='softmax'")
+        if (self.loss_kind == "softmax" and self.model.pool == "token"
+                and self.data.params.scene.digits_per_image != (1, 1)):
+            raise ValueError("head.loss='softmax' with pool='token' classifies one digit per "
+                             "image (data.scene.digits_per_image=(1, 1))")
         self.ids = [choice.id for choice in self.model.backbone.space()]
         self.weights = (cfg.get("sampler") or {}).get("weights")
         self.teacher = load_teacher(cfg.distill) if cfg.get("distill") else None
@@ -145,16 +153,20 @@ class Pretrainer:
     def loss(self, step: int) -> tuple[torch.Tensor, str]:
         choice = draw_choice(self.ids, step, self.schedule.seed, self.weights)
         images, targets, labels = self.data.train_batch(step, self.schedule.batch_size)
-        if self.teacher is not None:  # per-patch tags need the student's grid
-            soft = self.teacher.targets(images, choice if self.model.pool == "patches" else None)
+        if self.teacher is not None:
+            soft = self.teacher.targets(images)
         self.model.backbone.activate(choice)
-        logits = self.model(images)
-        if self.model.pool == "patches":
-            targets = region_tags(labels, self.model.backbone.active_choice.patch_hw)
+        logits = self._last_axis_classes(self.model(images))
+        if self.model.pool == "pixels":
+            targets = F.one_hot(labels, NUM_DIGITS + 1).float()
         loss = tag_loss(logits, targets, self.loss_kind)
         if self.teacher is not None:
             loss = loss + self.teacher.weight * tag_loss(logits, soft, self.loss_kind)
         return loss, choice
+
+    def _last_axis_classes(self, logits: torch.Tensor) -> torch.Tensor:
+        """Pixel scores (B, C, H, W) as (B, H, W, C), so every loss reads classes last."""
+        return logits.permute(0, 2, 3, 1) if self.model.pool == "pixels" else logits
 
     def step(self, step: int) -> tuple[float, str]:
         for group in self.optimizer.param_groups:
@@ -221,11 +233,12 @@ class Pretrainer:
         accuracy = {}
         for choice in self.ids:
             self.model.backbone.activate(choice)
-            logits = torch.cat([self.model(chunk) for chunk in images.split(64)])
+            logits = torch.cat([self._last_axis_classes(self.model(chunk))
+                                for chunk in images.split(64)])
             wanted = targets
-            if self.model.pool == "patches":  # every patch of every image a sample
-                wanted = region_tags(labels, self.model.backbone.active_choice.patch_hw)
-                logits, wanted = logits.flatten(0, 1), wanted.flatten(0, 1)
+            if self.model.pool == "pixels":  # every pixel a sample
+                wanted = F.one_hot(labels, NUM_DIGITS + 1).float()
+                logits, wanted = logits.flatten(0, -2), wanted.flatten(0, -2)
             accuracy[choice] = round(100 * set_accuracy(logits, wanted, self.loss_kind), 2)
         return accuracy
 

@@ -14,7 +14,6 @@ import flexseg.models  # noqa: F401  (registers the backbones)
 from flexseg.datasets.digitseg_scene import split_sources
 from flexseg.models.checkpoint import big_vision_to_timm
 from flexseg.pretrain import DigitTagParams, DigitTags, timm_to_big_vision
-from flexseg.pretrain.data import region_tags
 from flexseg.pretrain.schedule import draw_choice
 from flexseg.pretrain.trainer import Pretrainer
 
@@ -192,18 +191,22 @@ def test_targets_are_the_visible_digits():
         assert np.flatnonzero(targets[index].numpy()).tolist() == [v - 1 for v in visible]
 
 
-@pytest.mark.parametrize("patch", [(8, 8), (6, 6), (16, 12)])
-def test_region_tags_are_the_digits_inside_each_padded_patch(patch):
-    labels = torch.randint(0, 11, (2, 30, 28)) * (torch.rand(2, 30, 28) < 0.1)
-    tags = region_tags(labels, patch)
-    rows, cols = -(-30 // patch[0]), -(-28 // patch[1])
-    assert tags.shape == (2, rows * cols, 10)
-    for b in range(2):
-        for token in range(rows * cols):
-            r, c = divmod(token, cols)
-            window = labels[b, r * patch[0]:(r + 1) * patch[0], c * patch[1]:(c + 1) * patch[1]]
-            present = sorted(set(window.unique().tolist()) - {0})
-            assert torch.nonzero(tags[b, token]).flatten().tolist() == [d - 1 for d in present]
+@pytest.mark.parametrize("patch_size", [8, 6])
+def test_pixel_scores_put_each_token_over_its_own_patch(patch_size):
+    """A score raised at one token peaks at the pixels of that token's patch (row-major grid,
+    padded at the bottom/right and cropped back to the image)."""
+    from flexseg.pretrain import TaggingModel
+    model = backbone("tiny_flexivit.py", patch_sizes=[8, 6])
+    tagger = TaggingModel(model, 2, pool="pixels")
+    model.activate(f"p{patch_size}")
+    cols = -(-30 // patch_size)
+    for row, col in [(0, 0), (1, 2), (cols - 1, cols - 1)]:
+        scores = torch.zeros(1, cols * cols, 2)
+        scores[0, row * cols + col, 1] = 1.0
+        pixels = tagger._pixel_scores(scores, torch.Size((30, 30)))
+        assert pixels.shape == (1, 2, 30, 30)
+        peak = (pixels[0, 1] == pixels[0, 1].max()).nonzero()
+        assert (peak[:, 0] // patch_size == row).all() and (peak[:, 1] // patch_size == col).all()
 
 
 def test_choice_draws_are_a_function_of_seed_and_step():
@@ -222,3 +225,5 @@ def test_bad_options_are_one_line_errors(tmp_path):
     assert result.stderr.startswith("error: --cfg-options sets unknown config keys: schedul")
     result = pretrain("tiny_flexivit.py", tmp_path, "export.formats=[onnx]")
     assert result.returncode == 2 and "export.formats: unknown ['onnx']" in result.stderr
+    result = pretrain("tiny_flexivit.py", tmp_path, "head.loss=bce")
+    assert result.returncode == 2 and "head.pool='pixels' classifies each pixel" in result.stderr
