@@ -43,16 +43,22 @@ class Attention(nn.Module):
         batch, tokens, dim = x.shape
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        if self.window_size is None:
-            x = self._attend(q, k, v)
-        else:
-            if grid_hw is None:
-                raise ValueError("windowed attention needs the token grid (grid_hw)")
-            x = self._windowed(q, k, v, tuple(grid_hw))
+        x = self.attend(q, k, v, grid_hw)
         out = self.proj(x.transpose(1, 2).reshape(batch, tokens, dim))
         if importance is None:
             return out
         return out, attention_importance(q, k, importance)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               grid_hw: Size2d | None = None) -> torch.Tensor:
+        """Heads' outputs (B, heads, T, d) from their queries, keys and values, globally or
+        within windows. Any number of heads of this head size: a parallel block runs all its
+        branches' heads in one call (``block.ParallelBlock``)."""
+        if self.window_size is None:
+            return self._attend(q, k, v)
+        if grid_hw is None:
+            raise ValueError("windowed attention needs the token grid (grid_hw)")
+        return self._windowed(q, k, v, tuple(grid_hw))
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                 mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -10,11 +10,15 @@ from collections import OrderedDict
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .attention import Attention
+from .branch_fusion import FusedBranches, fuse_branches
 from .drop_path import DropPath
+from .eval_cache import EvalCache
 from .layer_scale import LayerScale
 from .mlp import Mlp
+from .token_keep import attention_importance
 
 
 def _scale(dim: int, init_value: float | None) -> nn.Module:
@@ -66,7 +70,12 @@ class ParallelBlock(nn.Module):
     """Parallel ViT block: ``x + sum_i attn_i(x)`` then ``x + sum_i mlp_i(x)``.
 
     The "three things" layout: ``num_parallel`` attention branches read the same input and are
-    summed, then ``num_parallel`` MLP branches likewise; each branch has its own norm.
+    summed, then ``num_parallel`` MLP branches likewise; each branch has its own norm. The
+    parameters stay per branch (timm's names), but the branches run as parallel work
+    (``layers.branch_fusion``): one norm, one qkv matmul ``n`` times as wide, one attention
+    call over ``n x num_heads`` heads, one output matmul summing the branches; the MLPs as one
+    wide ``fc1`` and one ``fc2`` over the concatenated hidden units. In eval (or without
+    gradients to the weights) the folded weights are computed once and cached.
     """
 
     def __init__(self, dim: int, num_heads: int, mlp_hidden_dim: int, num_parallel: int = 2,
@@ -74,6 +83,7 @@ class ParallelBlock(nn.Module):
                  layer_scale_init: float | None = None, window_size: int | None = None) -> None:
         super().__init__()
         self.window_size = window_size
+        self.num_parallel = num_parallel
         self.attns = nn.ModuleList(
             _branch(dim, "attn", Attention(dim, num_heads, qkv_bias, window_size), drop_path,
                     layer_scale_init)
@@ -81,18 +91,45 @@ class ParallelBlock(nn.Module):
         self.ffns = nn.ModuleList(
             _branch(dim, "mlp", Mlp(dim, mlp_hidden_dim), drop_path, layer_scale_init)
             for _ in range(num_parallel))
+        self._fused = EvalCache()
+
+    def _fused_weights(self, kind: str) -> FusedBranches:
+        branches = self.attns if kind == "attn" else self.ffns
+        layers = [getattr(branch, kind) for branch in branches]
+        first, last = ("qkv", "proj") if kind == "attn" else ("fc1", "fc2")
+        return self._fused.get(kind, list(branches.parameters()), lambda: fuse_branches(
+            [branch.norm for branch in branches], [getattr(layer, first) for layer in layers],
+            [getattr(layer, last) for layer in layers], [branch.ls for branch in branches]))
+
+    def _summed(self, parts: torch.Tensor, fused: FusedBranches,
+                branches: nn.ModuleList) -> torch.Tensor:
+        """``sum_i ls_i(out_i(part_i))`` from the branches' activations (B, T, n, width), each
+        branch dropped or kept per sample (stochastic depth)."""
+        if not self.training or isinstance(branches[0].drop_path, nn.Identity):
+            return F.linear(parts.flatten(2), fused.out_weight, fused.out_biases.sum(0))
+        scales = torch.stack([branch.drop_path.sample_scales(parts) for branch in branches], 1)
+        parts = parts * scales[:, None, :, None].to(parts.dtype)
+        return F.linear(parts.flatten(2), fused.out_weight) + (scales @ fused.out_biases)[:, None]
 
     def forward(self, x: torch.Tensor, importance: str | None = None,
                 grid_hw: tuple[int, int] | None = None
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``importance`` also returns the token importance averaged over the branches."""
-        outputs, scores = [], []
-        for branch in self.attns:
-            out = branch.attn(branch.norm(x), importance, grid_hw)
-            if importance is not None:
-                out, score = out
-                scores.append(score)
-            outputs.append(branch.drop_path(branch.ls(out)))
-        x = x + sum(outputs)
-        x = x + sum(branch(x) for branch in self.ffns)
-        return x if importance is None else (x, torch.stack(scores).mean(dim=0))
+        batch, tokens, dim = x.shape
+        branches = self.num_parallel
+        attention = self.attns[0].attn
+        eps = self.attns[0].norm.eps
+        fused = self._fused_weights("attn")
+        qkv = F.linear(F.layer_norm(x, (dim,), eps=eps), fused.in_weight, fused.in_bias)
+        q, k, v = (qkv.reshape(batch, tokens, branches, 3, attention.num_heads, attention.head_dim)
+                   .permute(3, 0, 2, 4, 1, 5).flatten(2, 3).unbind(0))
+        heads = attention.attend(q, k, v, grid_hw)  # (B, n * heads, T, d)
+        x = x + self._summed(heads.transpose(1, 2).reshape(batch, tokens, branches, dim),
+                             fused, self.attns)
+        fused = self._fused_weights("mlp")
+        hidden = F.gelu(F.linear(F.layer_norm(x, (dim,), eps=self.ffns[0].norm.eps),
+                                 fused.in_weight, fused.in_bias))
+        x = x + self._summed(hidden.reshape(batch, tokens, branches, -1), fused, self.ffns)
+        if importance is None:
+            return x
+        return x, attention_importance(q, k, importance)  # the mean over every branch's heads

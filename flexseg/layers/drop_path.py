@@ -17,9 +17,14 @@ class DropPath(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.drop_prob == 0.0:
             return x
+        return x * self.sample_scales(x).view((x.shape[0],) + (1,) * (x.ndim - 1))
+
+    def sample_scales(self, x: torch.Tensor) -> torch.Tensor:
+        """(B,) factor of each sample's branch: 0 (dropped) or 1/keep in training, else 1."""
+        if not self.training or self.drop_prob == 0.0:
+            return x.new_ones(x.shape[0])
         keep = 1.0 - self.drop_prob
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-        return x * mask / keep
+        return x.new_empty(x.shape[0]).bernoulli_(keep) / keep
 
     def extra_repr(self) -> str:
         return f"drop_prob={self.drop_prob}"
