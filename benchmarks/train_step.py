@@ -2,11 +2,11 @@
 MMSegmentation's own ``VisionTransformer`` with the same dimensions, neck and head.
 
 The reference of FlexiViT at patch size p is the stock ViT at p; the head sees maps of equal
-strides on both sides. With the config's ``out_stride`` (8) FlexiViT resamples its maps to
-stride 8, so the reference's neck scales are multiplied by p / 8 (its maps are at stride p);
-with ``out_stride=None`` both hand the neck the token grids and the neck is the config's.
-Where both sides are the same network (p = out_stride, or out_stride None, or the stitched
-model's L anchor), the reference gets the same weights and the two losses are compared before
+strides on both sides. With the config's ``out_stride`` (4) FlexiViT resamples its maps to
+stride 4, so the reference's neck scales are multiplied by p / 4 (its maps are at stride p);
+with ``out_stride=None`` both hand the neck the token grids through a neck for stride 8, and
+so does the stitched model. Where both sides are the same network (p = out_stride, or
+out_stride None, or the stitched model's L anchor), the reference gets the same weights and the two losses are compared before
 timing. The stitched model's S route maps its levels to the large anchor's width; its stock
 ViT hands the neck the small anchor's width instead.
 
@@ -78,23 +78,27 @@ def _reference(config: Path, flexible: nn.Module, choice: str, vit: tuple[dict, 
 def _flexivit_pairs(settings: Settings, batch_size: int) -> list[Pair]:
     cfg, fixed = build_config_model(MAIN_CONFIG, settings.options(MAIN_CONFIG),
                                     settings.device)
+    stride, scales = cfg.model.backbone.out_stride, list(cfg.model.neck.scales)
+    # Maps at the grid's stride p go through the neck that suits stride 8 (the smallest level
+    # of the config's stride-4 neck would be empty at p16).
+    grid_scales = [s * 8 / stride for s in scales]
     _, at_grid = build_config_model(
-        MAIN_CONFIG, settings.options(MAIN_CONFIG, {"model.backbone.out_stride": None}),
+        MAIN_CONFIG, settings.options(MAIN_CONFIG, {"model.backbone.out_stride": None,
+                                                    "model.neck.scales": grid_scales}),
         settings.device)
     image_hw = default_image_hw(cfg)
     batch = synthetic_batch(batch_size, image_hw, cfg.model.decode_head.num_classes)
-    stride, scales = cfg.model.backbone.out_stride, list(cfg.model.neck.scales)
     pairs = []
-    for model, out_stride in ((fixed, stride), (at_grid, None)):
+    for model, out_stride, base in ((fixed, stride, scales), (at_grid, None, grid_scales)):
         optimizer = optim_wrapper(cfg, model.train())
         for patch in PATCH_SIZES:
             if out_stride is None and patch == stride:
                 continue  # the same network as with out_stride == patch size
             choice = f"p{patch}"
-            neck_scales = [s * patch / (out_stride or patch) for s in scales]
+            neck_scales = [s * patch / (out_stride or patch) for s in base]
             ref_cfg, reference, losses = _reference(
                 MAIN_CONFIG, model, choice, stock_vit(model.backbone, patch, image_hw),
-                {"model.neck.scales": neck_scales}, neck_scales == scales, batch, settings)
+                {"model.neck.scales": neck_scales}, neck_scales == base, batch, settings)
             pairs.append(Pair(f"FlexiViT-Ti6 {choice}, out_stride={out_stride}",
                               _flexible_step(model, batch, choice, optimizer),
                               _stock_step(reference, batch, ref_cfg), losses))
@@ -102,10 +106,15 @@ def _flexivit_pairs(settings: Settings, batch_size: int) -> list[Pair]:
 
 
 def _stitched_pairs(settings: Settings, batch_size: int) -> list[Pair]:
-    cfg, model = build_config_model(STITCHED_CONFIG, settings.options(STITCHED_CONFIG),
+    # A stock ViT hands over maps at the patch's stride: so does the stitched model here, with
+    # the neck scaled to match (the config resamples its maps to a finer stride).
+    base = Config.fromfile(str(STITCHED_CONFIG))
+    patch, stride = base.model.backbone.patch_size, base.model.backbone.out_stride
+    options = {"model.backbone.out_stride": None,
+               "model.neck.scales": [s * patch / stride for s in base.model.neck.scales]}
+    cfg, model = build_config_model(STITCHED_CONFIG, settings.options(STITCHED_CONFIG, options),
                                     settings.device)
     backbone = model.backbone
-    patch = backbone.patch_hw[0]
     if backbone.out_stride not in (None, patch):
         raise ValueError(f"{STITCHED_CONFIG.name}: a stock ViT's maps are at the patch size's "
                          f"stride ({patch}), the stitched model's at {backbone.out_stride}")
@@ -119,7 +128,9 @@ def _stitched_pairs(settings: Settings, batch_size: int) -> list[Pair]:
                                   ("L", backbone.large, large_levels)):
         ref_cfg, reference, losses = _reference(
             STITCHED_CONFIG, model, route, stock_vit(anchor, patch, image_hw, levels),
-            {"model.neck.in_channels": [anchor.embed_dim] * 4}, anchor is backbone.large,
+            {"model.neck.in_channels": [anchor.embed_dim] * 4,
+             "model.neck.scales": options["model.neck.scales"]},
+            anchor is backbone.large,
             batch, settings)
         pairs.append(Pair(f"stitched DigitSeg {route} ({anchor.embed_dim}-d, {anchor.depth} "
                           "blocks)", _flexible_step(model, batch, route, optimizer),
