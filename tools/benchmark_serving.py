@@ -34,7 +34,7 @@ from flexseg.cli import run_cli
 from flexseg.deploy.latency import load_profile_for
 from flexseg.layers.checks import check_int, check_number
 from flexseg.serving.loadtest import post_image, resident_mb, run_load, summarize
-from flexseg.serving.model import choices_from_profile, test_images
+from flexseg.serving.model import choices_from_profile, default_slo_ms, test_images
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,8 +49,9 @@ def parse_args() -> argparse.Namespace:
                         help="arrival rates as multiples of the p8 capacity")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per load")
     parser.add_argument("--fixed", default="p16,p8,p4", help="fixed-choice servers to compare")
-    parser.add_argument("--slo-ms", type=float, help="every request's deadline (default: the "
-                        "server's: twice the slowest choice's p95 plus the margin)")
+    parser.add_argument("--slo-ms", type=float, help="every request's deadline, the same for "
+                        "every server (default: twice the slowest choice's p95 in the profile "
+                        "plus the margin)")
     parser.add_argument("--margin-ms", type=float, default=5.0)
     parser.add_argument("--memory-requests", type=int, default=10_000,
                         help="requests over which resident memory is followed (0: skip)")
@@ -63,8 +64,9 @@ def parse_args() -> argparse.Namespace:
 
 
 @contextlib.contextmanager
-def served(args, *extra: str):
-    """tools/serve.py on a free loopback port; yields (process, port) once it answers."""
+def served(args, log: Path, *extra: str):
+    """tools/serve.py on a free loopback port, its output to ``log``; yields (process, port)
+    once it answers."""
     import socket
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -72,10 +74,9 @@ def served(args, *extra: str):
     command = [sys.executable, str(ROOT / "tools/serve.py"), args.config, args.checkpoint,
                "--profile", args.profile, "--port", str(port),
                "--margin-ms", str(args.margin_ms), *extra]
-    if args.slo_ms:
-        command += ["--slo-ms", str(args.slo_ms)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    output = log.open("w")
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -83,18 +84,13 @@ def served(args, *extra: str):
                 if post_image(port, b"", timeout_s=2)[0] == 400:  # answers: ready
                     break
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: {process.stderr.read()}")
+                raise RuntimeError(f"the server did not start; its output is in {log}")
             time.sleep(0.2)
         yield process, port
     finally:
         process.terminate()
         process.wait(60)
-
-
-def slo_of(port: int) -> float:
-    import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/choices", timeout=10) as reply:
-        return float(json.loads(reply.read())["slo_ms"])
+        output.close()
 
 
 def refusal_latency(port: int, body: bytes, count: int = 500) -> dict:
@@ -190,7 +186,8 @@ def main() -> None:
     reference = "p8" if "p8" in profile.choices else choices[0].id
     capacity = 1000 / profile.choices[reference].median_ms
     body = Path(args.image).read_bytes() if args.image else default_image(args.config)
-    report = dict(metric=metric_name, capacity_of=reference, capacity=capacity,
+    slo = args.slo_ms or default_slo_ms(choices, args.margin_ms)  # the same for every server
+    report = dict(metric=metric_name, slo_ms=slo, capacity_of=reference, capacity=capacity,
                   duration=args.duration, runs=[], fingerprint=profile.fingerprint)
     report["warm"] = warm_memory(args)
     print(f"model memory: one choice warm {report['warm']['one_warm_mib']:.1f} MiB, all "
@@ -198,9 +195,8 @@ def main() -> None:
           flush=True)
     servers = [("adaptive", [])] + [(f"fixed {key}", ["--choices", key]) for key in fixed]
     for name, extra in servers:
-        with served(args, *extra) as (process, port):
-            slo = args.slo_ms or slo_of(port)
-            report["slo_ms"] = slo
+        log = Path(args.out) / f"server_{name.replace(' ', '_')}.log"
+        with served(args, log, *extra) as (process, port):
             for load in loads:
                 replies = run_load(port, body, load * capacity, args.duration, slo,
                                    seed=int(load * 1000), max_requests=args.max_requests)

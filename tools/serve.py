@@ -57,14 +57,15 @@ def main() -> None:
 
     from flexseg.deploy.inferencer import FlexInferencer
     from flexseg.serving.app import create_app, serve
-    from flexseg.serving.model import InferencerModel, choices_from_profile, test_images
+    from flexseg.serving.model import (InferencerModel, choices_from_profile, default_slo_ms,
+                                       test_images)
 
     choices_from_profile(profile, keep)  # bad --choices or batch: one line before loading
     if args.threads is not None:
         torch.set_num_threads(check_int("--threads", args.threads, 1))
     inferencer = FlexInferencer(args.config, args.checkpoint, profile=profile)
     model = InferencerModel(inferencer, profile, keep)
-    slo_ms = args.slo_ms or 2 * max(c.p95_ms for c in model.choices) + margin_ms
+    slo_ms = args.slo_ms or default_slo_ms(model.choices, margin_ms)
     app = create_app(model, slo_ms, margin_ms, max_side,
                      samples=args.samples or test_images(inferencer.cfg))
     served = ", ".join(f"{c.id} {c.p95_ms:.1f} ms" for c in model.choices)

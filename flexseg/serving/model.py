@@ -47,6 +47,12 @@ class ServedModel(Protocol):
         """The label map (H, W) of one prepared image at ``choice``, at ``input_hw``."""
 
 
+def default_slo_ms(choices: Sequence[ServedChoice], margin_ms: float) -> float:
+    """The deadline of requests that give none: twice the slowest choice's p95, plus the
+    margin (an idle server answers with any choice, a queue of one still fits)."""
+    return 2 * max(choice.p95_ms for choice in choices) + margin_ms
+
+
 def test_images(cfg) -> Path | None:
     """The folder of the config's test images, if it exists (samples for the web page)."""
     dataset = cfg.test_dataloader.dataset

@@ -11,7 +11,10 @@ Calibration: a profile is measured once, but the machine's speed changes (other 
 frequency scaling). The worker keeps the last runs' ratios of measured time to the profile's
 median for that choice, and gives the controller ``max(profile p95, profile median x the 95th
 percentile of those ratios)`` as each choice's p95: the profile still ranks the choices, the
-recent runs say how fast the machine is now.
+recent runs say how fast the machine is now (the median ratio scales the medians). Recent
+means the last ``window`` runs of the last ``memory_s`` seconds, so one stall cannot price
+every choice out for good (a server that refuses everything measures nothing new); a 95th
+percentile needs ``min_runs`` runs, below that the median ratio stands in.
 
 Arrivals: every request is counted when it arrives (``admit``), refused or not; the rate over
 the last second tells the controller whether the server is overloaded (``worth_offering``).
@@ -60,8 +63,8 @@ class ModelWorker:
     of every deadline for the work around the model (encoding, sending the answer)."""
 
     def __init__(self, model: ServedModel, options: Sequence[Option],
-                 margin_ms: float = 5.0, window: int = 100, rate_window_s: float = 1.0
-                 ) -> None:
+                 margin_ms: float = 5.0, window: int = 100, memory_s: float = 10.0,
+                 min_runs: int = 20, rate_window_s: float = 1.0) -> None:
         self.model = model
         self.weigh_overload = model.higher_is_better and all(
             choice.metric is not None for choice in model.choices)
@@ -71,7 +74,9 @@ class ModelWorker:
         self.options = list(options)
         self.margin_ms = margin_ms
         self._median = {choice.id: choice.median_ms for choice in model.choices}
-        self._ratios: collections.deque[float] = collections.deque(maxlen=window)
+        self._ratios: collections.deque[tuple[float, float]] = collections.deque(
+            maxlen=window)  # (monotonic time, measured / profiled median)
+        self.memory_s, self.min_runs = memory_s, min_runs
         self._queue: collections.deque[Job] = collections.deque()
         self._queued_ms = 0.0
         self._running: tuple[float, float] | None = None  # (p95 estimate, start)
@@ -116,18 +121,29 @@ class ModelWorker:
         return len(self._arrivals) / self.rate_window_s
 
     def slowdown(self) -> float:
-        """The 95th percentile of recent measured/profiled time ratios (1 before any run)."""
+        """How much slower than profiled the choices run now (module docstring)."""
         with self._condition:
             return self._slowdown()
 
-    def _slowdown(self) -> float:
-        return float(np.percentile(self._ratios, 95)) if self._ratios else 1.0
+    def _recent_ratios(self) -> list[float]:
+        horizon = time.monotonic() - self.memory_s
+        while self._ratios and self._ratios[0][0] < horizon:
+            self._ratios.popleft()
+        return [ratio for _, ratio in self._ratios]
 
-    def _calibrate(self, choice: str, measured_ms: float) -> None:
-        """Record a run and re-derive every choice's p95 (module docstring); queued work
-        keeps the estimates it was admitted with."""
-        self._ratios.append(measured_ms / self._median[choice])
-        scale, typical = self._slowdown(), float(np.median(self._ratios))
+    def _slowdown(self) -> float:
+        ratios = self._recent_ratios()
+        if len(ratios) >= self.min_runs:
+            return float(np.percentile(ratios, 95))
+        return float(np.median(ratios)) if ratios else 1.0
+
+    def _calibrate(self, choice: str | None = None, measured_ms: float = 0.0) -> None:
+        """Record a run (if given) and re-derive every choice's p95 and median (module
+        docstring); queued work keeps the estimates it was admitted with."""
+        if choice is not None:
+            self._ratios.append((time.monotonic(), measured_ms / self._median[choice]))
+        ratios = self._recent_ratios()
+        scale, typical = self._slowdown(), float(np.median(ratios)) if ratios else 1.0
         self.options = [replace(option, p95_ms=max(option.p95_ms, self._median[option.id]
                                                    * scale),
                                 median_ms=self._median[option.id] * typical)
@@ -139,6 +155,8 @@ class ModelWorker:
         refusal before the upload is decoded)."""
         with self._condition:
             self._arrivals.append(time.monotonic())
+            if self._ratios and self._ratios[0][0] < time.monotonic() - self.memory_s:
+                self._calibrate()  # runs have expired: back towards the profile
             return decide(self.options, self.time_left_ms(deadline), self._backlog(),
                           arrival_rate=self._arrival_rate())
 
@@ -160,15 +178,15 @@ class ModelWorker:
             return decision, job
 
     # ----------------------------------------------------------------- running
-    def start(self, rounds: int = 3) -> None:
-        """Run every choice ``rounds`` times on a blank image (first calls are slow), the
-        last round calibrating, then start the thread."""
+    def start(self, rounds: int = 5) -> None:
+        """Run every choice ``rounds`` times on a blank image, all but the first round (one-off
+        costs) calibrating, then start the thread."""
         prepared = self.model.prepare(np.zeros((*self.model.input_hw, 3), np.uint8))
         for round_index in range(rounds):
             for option in self.profiled:
                 began = time.monotonic()
                 self.model.run(prepared, option.id)
-                if round_index == rounds - 1:
+                if round_index > 0:
                     with self._condition:
                         self._calibrate(option.id, 1000 * (time.monotonic() - began))
         self._thread.start()
