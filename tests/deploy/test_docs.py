@@ -40,17 +40,23 @@ def run_tool(monkeypatch, words: list[str]) -> None:
     runpy.run_path(words[1], run_name="__main__")
 
 
-def test_the_deploy_guide_runs(monkeypatch, tmp_path, small_digitseg, tiny_checkpoint):
-    (tmp_path / "tools").symlink_to(REPO / "tools")
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/digitseg").symlink_to(small_digitseg)
-    config = tmp_path / MAIN_CONFIG
+def main_job_sandbox(root, digitseg, checkpoint) -> None:
+    """``root`` laid out as the guides assume after the main job: tools/, data/digitseg (the
+    small set), the main config (the tiny segmentor) and its checkpoint."""
+    (root / "tools").symlink_to(REPO / "tools")
+    (root / "data").mkdir()
+    (root / "data/digitseg").symlink_to(digitseg)
+    config = root / MAIN_CONFIG
     config.parent.mkdir(parents=True)
     tiny_cfg(**{f"{split}_dataloader.{key}": value for split in ("val", "test")
                 for key, value in (("dataset.data_root", "data/digitseg"), ("num_workers", 0),
                                    ("persistent_workers", False))}).dump(str(config))
-    (tmp_path / MAIN_CHECKPOINT).parent.mkdir(parents=True)
-    shutil.copy(tiny_checkpoint, tmp_path / MAIN_CHECKPOINT)
+    (root / MAIN_CHECKPOINT).parent.mkdir(parents=True)
+    shutil.copy(checkpoint, root / MAIN_CHECKPOINT)
+
+
+def test_the_deploy_guide_runs(monkeypatch, tmp_path, small_digitseg, tiny_checkpoint):
+    main_job_sandbox(tmp_path, small_digitseg, tiny_checkpoint)
     monkeypatch.chdir(tmp_path)
 
     text = GUIDE.read_text()

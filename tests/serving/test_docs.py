@@ -5,9 +5,7 @@ per load, and SIGTERM stops the server with status 0."""
 import json
 import os
 import re
-import runpy
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,8 +13,8 @@ import time
 import urllib.request
 
 from tests.conftest import REPO, free_port
-from tests.deploy.conftest import tiny_cfg, tiny_checkpoint  # noqa: F401  (fixture)
-from tests.deploy.test_docs import MAIN_CHECKPOINT, MAIN_CONFIG
+from tests.deploy.conftest import tiny_checkpoint  # noqa: F401  (fixture)
+from tests.deploy.test_docs import main_job_sandbox, run_tool
 
 GUIDE = REPO / "docs/serving.md"
 
@@ -26,12 +24,6 @@ def commands(text: str) -> list[str]:
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         found += [line for line in block.replace("\\\n", " ").splitlines() if line.strip()]
     return found
-
-
-def run_tool(monkeypatch, words: list[str]) -> None:
-    assert words[:1] == ["python"] and words[1].startswith("tools/"), words
-    monkeypatch.setattr(sys, "argv", words[1:])
-    runpy.run_path(words[1], run_name="__main__")
 
 
 def wait_for_health(port: int, process: subprocess.Popen) -> None:
@@ -47,18 +39,8 @@ def wait_for_health(port: int, process: subprocess.Popen) -> None:
 
 
 def test_the_serving_guide_runs(monkeypatch, tmp_path, small_digitseg, tiny_checkpoint):
-    (tmp_path / "tools").symlink_to(REPO / "tools")
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/digitseg").symlink_to(small_digitseg)
-    config = tmp_path / MAIN_CONFIG
-    config.parent.mkdir(parents=True)
-    tiny_cfg(**{f"{split}_dataloader.{key}": value for split in ("val", "test")
-                for key, value in (("dataset.data_root", "data/digitseg"), ("num_workers", 0),
-                                   ("persistent_workers", False))}).dump(str(config))
-    (tmp_path / MAIN_CHECKPOINT).parent.mkdir(parents=True)
-    shutil.copy(tiny_checkpoint, tmp_path / MAIN_CHECKPOINT)
+    main_job_sandbox(tmp_path, small_digitseg, tiny_checkpoint)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LOCAL_RANK", "0")
 
     port = free_port()
     text = GUIDE.read_text()
