@@ -4,6 +4,7 @@
         (--choice p16 | --budget 10 [--results R.json] | --latency-ms 20 --profile P.json)
         [--format flexseg|mmseg-vit|timm|onnx] [--out PATH] [--shape H W]
         [--batch N] [--check [--threads N]]
+    python tools/export.py CONFIG CHECKPOINT --only-task-specific --shared BASE.pth [--out PATH]
 
 flexseg (default): same weights, backbone pinned to the choice (+ config), exact for any choice.
 mmseg-vit: MMSegmentation's stock VisionTransformer (+ config); FlexiViT at p == out_stride.
@@ -11,6 +12,9 @@ timm: the backbone as a timm VisionTransformer state dict (+ JSON constructor ar
 onnx: the whole segmentor or depth estimator at the choice as an ONNX graph of static shape
     (batch, 3, H, W) -> logits or depth at H x W (needs the deploy extra); --check compares it
     with the torch model on the config's test set and times both.
+--only-task-specific: the tensors the model does not share with BASE.pth, the backbone weights
+    several tasks were fine-tuned from (attention-only fine-tuning); flexseg's
+    ``load_task_specific(model, PATH, BASE.pth)`` puts the model back together.
 """
 import argparse
 import json
@@ -26,6 +30,7 @@ from flexseg.evaluation import load_results, select_choices
 from flexseg.evaluation.export import FORMATS, export_fixed_budget
 from flexseg.evaluation.export.dense_forward import run_at_shape
 from flexseg.evaluation.export.onnx import export_onnx, require_onnx
+from flexseg.evaluation.export.task_specific import save_task_specific
 from flexseg.layers.checks import check_int, check_size
 
 ONNX = "onnx"
@@ -35,7 +40,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Export a fixed-budget sub-network")
     parser.add_argument("config", help="config of the flexible model")
     parser.add_argument("checkpoint", help="its checkpoint")
-    which = parser.add_mutually_exclusive_group(required=True)
+    which = parser.add_mutually_exclusive_group()
     which.add_argument("--choice", help="choice id, e.g. p16")
     which.add_argument("--budget", type=float,
                        help="GFLOPs per image: the best choice that fits (best by --results, "
@@ -57,7 +62,23 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="ONNX check: threads of both backends")
     parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions,
                         help="override config keys")
-    return parser.parse_args()
+    shared = parser.add_argument_group("task-specific export")
+    shared.add_argument("--only-task-specific", action="store_true",
+                        help="write only the tensors that differ from --shared (no choice)")
+    shared.add_argument("--shared", help="the backbone weights the tasks share (a pretrained "
+                        "file as init_cfg loads it, or a checkpoint)")
+    args = parser.parse_args()
+    if args.only_task_specific:
+        if not args.shared:
+            parser.error("--only-task-specific needs --shared BASE.pth")
+        if args.choice or args.budget is not None or args.latency_ms is not None:
+            parser.error("--only-task-specific exports every choice: drop --choice, --budget "
+                         "and --latency-ms")
+    elif args.choice is None and args.budget is None and args.latency_ms is None:
+        parser.error("one of the arguments --choice --budget --latency-ms is required")
+    elif args.shared:
+        parser.error("--shared applies to --only-task-specific")
+    return args
 
 
 def image_size(args: argparse.Namespace, cfg) -> tuple[int, int]:
@@ -114,8 +135,22 @@ def export_graph(args: argparse.Namespace, cfg, model, choice: str, image_hw) ->
         print(f"wrote {report_path}")
 
 
+def export_task_specific(args: argparse.Namespace, model) -> None:
+    out = args.out or Path(args.checkpoint).with_name(
+        f"{Path(args.checkpoint).stem}_task-specific.pth")
+    sizes = save_task_specific(model, args.shared, out)
+    mib = {key: f"{value / 2**20:.2f}" for key, value in sizes.items()}
+    print(f"wrote {out}: {sizes['kept']} task-specific tensors ({mib['kept_bytes']} MiB; "
+          f"backbone {mib['kept_backbone_bytes']} of {mib['backbone_bytes']} MiB), "
+          f"{sizes['shared']} from {args.shared}")
+
+
 def main() -> None:
     args = parse_args()
+    if args.only_task_specific:
+        export_task_specific(args, load_trained_model(
+            load_config(args.config, args.cfg_options), args.checkpoint))
+        return
     if args.format == ONNX:
         require_onnx()
     elif args.check or args.batch != 1:
