@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import (flexivit_timm, flops_count, gemm, latency_rank, memory, multibudget,
-               preprocessing, pricing, shared_prefix, step_spread, train_step)
+               parallel_blocks, preprocessing, pricing, shared_prefix, step_spread,
+               train_step)
 from .report import Row
 from .settings import Settings
 
@@ -33,6 +34,8 @@ FIGURES = (
     Figure("P6", "backbone vs matmul multiply-adds per second", gemm.run),
     Figure("MEM", "training-step memory with and without checkpointing", memory.run),
     Figure("PRICE", "time to price the ADE20K stitched space", pricing.run),
+    Figure("PAR", "parallel blocks vs their sequential twin, batch-1 latency",
+           parallel_blocks.run),
 )
 
 
