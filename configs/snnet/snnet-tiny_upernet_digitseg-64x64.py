@@ -1,4 +1,4 @@
-# SN-Netv2 on DigitSeg 64x64: a small (48-d, 6 blocks) and a large (96-d, 12 blocks) ViT anchor,
+# SN-Netv2 on DigitSeg 64x64: a small (64-d, 6 blocks) and a large (96-d, 12 blocks) ViT anchor,
 # each pretrained alone (configs/pretrain/anchor-{s,l}_digittags-64x64.py, as DeiT-III S and L
 # are), stitched both ways (32 routes), fine-tuned with resource-constrained sampling (ROS) and
 # evaluated at every route in one pass. The stitching layers are fitted by least squares on
@@ -10,7 +10,7 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='StitchedViT',
-        small=dict(embed_dim=48, depth=6, num_heads=3, mlp_ratio=4.0, pos_embed_grid=8,
+        small=dict(embed_dim=64, depth=6, num_heads=4, mlp_ratio=4.0, pos_embed_grid=8,
                    init_cfg=dict(type='Pretrained',
                                  checkpoint='pretrained/anchor-s_digittags-64x64.pth')),
         large=dict(embed_dim=out_channels, depth=12, num_heads=6, mlp_ratio=4.0,

@@ -98,6 +98,32 @@ def resample_to_stride(grid: torch.Tensor, patch_hw: Size2d, stride: int,
     return _resample_by_matrix(grid, patch_hw, stride, out_hw)
 
 
+def _native_kind(grid_hw: Size2d, patch_hw: Size2d, stride: int, out_hw: Size2d) -> str | None:
+    """'upsample' or 'pool' where torch's own kernels compute ``resample_to_stride``."""
+    if all(patch % stride == 0 and grid_len * (patch // stride) == out_len
+           for patch, grid_len, out_len in zip(patch_hw, grid_hw, out_hw)):
+        return "upsample"
+    if all(stride % patch == 0 and out_len * (stride // patch) == grid_len
+           for patch, grid_len, out_len in zip(patch_hw, grid_hw, out_hw)):
+        return "pool"
+    return None
+
+
+def resample_flops(channels: int, grid_hw: Size2d, patch_hw: Size2d, stride: int | None,
+                   out_hw: Size2d) -> int:
+    """Multiply-adds of ``resample_to_stride`` for one map: 4 per output value for bilinear
+    upsampling, one per input value for average pooling, the two matrix products otherwise
+    (none when the grid already is the output)."""
+    if stride is None or (tuple(patch_hw) == (stride, stride) and tuple(grid_hw) == tuple(out_hw)):
+        return 0
+    kind = _native_kind(grid_hw, patch_hw, stride, out_hw)
+    if kind == "upsample":
+        return 4 * channels * out_hw[0] * out_hw[1]
+    if kind == "pool":
+        return channels * grid_hw[0] * grid_hw[1]
+    return channels * out_hw[0] * grid_hw[1] * (grid_hw[0] + out_hw[1])
+
+
 def _resample_natively(grid: torch.Tensor, patch_hw: Size2d, stride: int,
                        out_hw: Size2d) -> torch.Tensor | None:
     """The same resampling through torch's own kernels, about twice as fast as the two matrix
@@ -105,12 +131,10 @@ def _resample_natively(grid: torch.Tensor, patch_hw: Size2d, stride: int,
     p / s onto exactly that many times the grid (bilinear, half-pixel centres, clamped edges:
     ``resample_to_stride``'s weights), or every axis pooled by a whole factor s / p from
     exactly that many times the output (average pooling). None elsewhere."""
-    grid_hw = (grid.shape[-2], grid.shape[-1])
-    if all(patch % stride == 0 and grid_len * (patch // stride) == out_len
-           for patch, grid_len, out_len in zip(patch_hw, grid_hw, out_hw)):
+    kind = _native_kind((grid.shape[-2], grid.shape[-1]), patch_hw, stride, out_hw)
+    if kind == "upsample":
         return F.interpolate(grid, size=tuple(out_hw), mode="bilinear", align_corners=False)
-    if all(stride % patch == 0 and out_len * (stride // patch) == grid_len
-           for patch, grid_len, out_len in zip(patch_hw, grid_hw, out_hw)):
+    if kind == "pool":
         return F.avg_pool2d(grid, kernel_size=tuple(stride // patch for patch in patch_hw))
     return None
 

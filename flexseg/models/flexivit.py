@@ -30,7 +30,7 @@ from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTok
                             check_window_options, fit_to_patch_grid, maps_at_stride,
                             pi_resize_kernel, resample_pos_embed, to_2tuple, vit_flops)
 from flexseg.layers.checks import check_int, check_list, check_number, check_size
-from flexseg.layers.grid import FIT_MODES
+from flexseg.layers.grid import FIT_MODES, resample_flops, stride_grid_size, token_grid_size
 from flexseg.layers.size import Size2d
 from flexseg.models.checkpoint import StateDict, load_pretrained
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids, with_keep_rate
@@ -286,7 +286,11 @@ class FlexiViT(FlexibleBackbone, BaseModule):
     def flops(self, choice: Choice | str, image_hw: tuple[int, int]) -> int:
         """Multiply-adds of ``forward`` for one image (conventions: ``layers.flops``)."""
         choice = self.choice(choice)
-        return vit_flops(tuple(image_hw), choice.patch_hw,
+        grid_hw = token_grid_size(tuple(image_hw), choice.patch_hw, self.fit)
+        out_hw = stride_grid_size(tuple(image_hw), self.out_stride or 1)
+        maps = len(self.out_indices) * resample_flops(self.embed_dim, grid_hw, choice.patch_hw,
+                                                      self.out_stride, out_hw)
+        return maps + vit_flops(tuple(image_hw), choice.patch_hw,
                          embed_dim=self.embed_dim, depth=max(self.out_indices) + 1,
                          mlp_hidden_dim=self.mlp_hidden_dim, in_chans=self.in_chans,
                          num_prefix_tokens=self.num_prefix_tokens,

@@ -28,7 +28,7 @@ from mmengine.model import BaseModule
 from flexseg.layers import (BlockShape, KeptTokens, blocks_flops, check_keep_options,
                             maps_at_stride, to_2tuple, token_grid_size, vit_flops)
 from flexseg.layers.checks import check_int, check_list
-from flexseg.layers.grid import FIT_MODES
+from flexseg.layers.grid import FIT_MODES, resample_flops, stride_grid_size
 from flexseg.layers.size import Size2d
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids
@@ -251,7 +251,11 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             layer = self.stitches[stitch.key]
             total += (patches + prefix) * layer.in_dim * layer.out_dim
         small_levels = sum(anchor == SMALL for _, anchor in self._level_anchors(route))
-        return total + small_levels * patches * self.small.embed_dim * self.large.embed_dim
+        out_hw = stride_grid_size(tuple(image_hw), self.out_stride or 1)
+        maps = len(self.out_indices) * resample_flops(self.out_channels, grid_hw, self.patch_hw,
+                                                      self.out_stride, out_hw)
+        return (total + maps +
+                small_levels * patches * self.small.embed_dim * self.large.embed_dim)
 
     def output_signature(self, choice: Choice | str) -> Hashable:
         """Every choice gives maps of the same width at the fixed ``out_stride``."""
