@@ -24,11 +24,17 @@ def linear_patch_embed_flops(grid_hw: Size2d, patch_hw: Size2d, in_chans: int,
     return grid_hw[0] * grid_hw[1] * in_chans * patch_hw[0] * patch_hw[1] * embed_dim
 
 
-def hmlp_stem_flops(grid_hw: Size2d, in_chans: int, embed_dim: int) -> int:
-    """hMLP stem per token: 16 convs 4x4 (C -> D/4), 4 convs 2x2 (D/4 -> D/4), 1 conv 2x2
-    (D/4 -> D). Average pooling for patch sizes 16k is not counted."""
+def hmlp_stem_flops(grid_hw: Size2d, in_chans: int, embed_dim: int,
+                    patch_hw: Size2d | None = None, native_hw: Size2d = (16, 16)) -> int:
+    """hMLP stem per token at its native size P: 16 convs (P/4 x P/4, C -> D/4), 4 convs 2x2
+    (D/4 -> D/4), 1 conv 2x2 (D/4 -> D); at another patch size p, first the map of the patch
+    to P x P (``layers.hmlp``: rows then columns, C P_h p_w (p_h + P_w))."""
     hidden = embed_dim // 4
-    per_token = 16 * (in_chans * 16 * hidden) + 4 * (hidden * 4 * hidden) + hidden * 4 * embed_dim
+    first = (native_hw[0] // 4) * (native_hw[1] // 4)
+    per_token = (16 * (in_chans * first * hidden) + 4 * (hidden * 4 * hidden)
+                 + hidden * 4 * embed_dim)
+    if patch_hw is not None and tuple(patch_hw) != tuple(native_hw):
+        per_token += in_chans * native_hw[0] * patch_hw[1] * (patch_hw[0] + native_hw[1])
     return grid_hw[0] * grid_hw[1] * per_token
 
 
@@ -102,15 +108,16 @@ def vit_flops(image_hw: Size2d, patch_hw: Size2d, *, embed_dim: int, depth: int,
               num_parallel: int = 1, stem: str = "linear", fit: str = "pad",
               keep_points: Sequence[int] = (), keep_rate: float = 1.0,
               keep_score: str = "cls", window_size: int | None = None,
-              global_indices: Sequence[int] = ()) -> int:
+              global_indices: Sequence[int] = (), hmlp_patch: Size2d = (16, 16)) -> int:
     """Multiply-adds of a ViT backbone for one image, on the (padded or cropped) token grid,
     with token keeping after ``keep_points`` at ``keep_rate`` (``token_keep``) and windowed
-    attention outside ``global_indices`` when ``window_size`` is set (``layers.window``)."""
+    attention outside ``global_indices`` when ``window_size`` is set (``layers.window``);
+    ``hmlp_patch``: the hMLP stem's native patch size."""
     grid_hw = token_grid_size(image_hw, patch_hw, fit)
     if stem == "linear":
         embed = linear_patch_embed_flops(grid_hw, patch_hw, in_chans, embed_dim)
     elif stem == "hmlp":
-        embed = hmlp_stem_flops(grid_hw, in_chans, embed_dim)
+        embed = hmlp_stem_flops(grid_hw, in_chans, embed_dim, patch_hw, hmlp_patch)
     else:
         raise ValueError(f"stem must be 'linear' or 'hmlp', got {stem!r}")
     blocks = [BlockShape(embed_dim, mlp_hidden_dim, num_parallel,
