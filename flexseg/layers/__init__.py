@@ -8,7 +8,7 @@ from .flops import (BlockShape, attention_flops, block_flops, blocks_flops, hmlp
                     windowed_block_flops)
 from .grid import (fit_to_patch_grid, maps_at_stride, resample_to_stride, stride_grid_size,
                    to_2tuple, token_grid_size)
-from .hmlp import HMLPStem, check_hmlp_patch_size
+from .hmlp import HMLPStem
 from .layer_scale import LayerScale
 from .mlp import Mlp
 from .norm import LayerNorm2d
@@ -23,7 +23,7 @@ __all__ = [
     "KEEP_SCORES", "Attention", "BlockShape", "Block", "DropPath", "EvalCache", "FlexiPatchEmbed",
     "HMLPStem", "KeptTokens", "LayerNorm2d", "LayerScale", "Mlp", "ParallelBlock", "Size2d",
     "attention_flops", "bilinear_resize", "bilinear_resize_matrix", "block_flops", "blocks_flops",
-    "check_hmlp_patch_size", "check_keep_options", "check_window_options", "explicit_attention",
+    "check_keep_options", "check_window_options", "explicit_attention",
     "fit_to_patch_grid", "hmlp_stem_flops", "importance_flops", "keep_count",
     "linear_patch_embed_flops", "maps_at_stride", "mlp_flops", "pi_resize_kernel",
     "resample_pos_embed", "resample_to_stride", "stride_grid_size", "to_2tuple", "token_grid_size",

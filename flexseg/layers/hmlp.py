@@ -39,13 +39,6 @@ def check_hmlp_native_size(patch_hw: Size2d) -> None:
                          f"(stages P/4, 2, 2), got {tuple(patch_hw)}")
 
 
-def check_hmlp_patch_size(patch_hw: Size2d) -> None:
-    """Raise ValueError unless both sides are positive multiples of 16."""
-    if any(side <= 0 or side % HMLP_PATCH for side in patch_hw):
-        raise ValueError(f"the hMLP stem supports patch sizes that are multiples of "
-                         f"{HMLP_PATCH} per side (16, 32, 48, (16, 32), ...), got {patch_hw}")
-
-
 @functools.lru_cache(maxsize=64)
 def _patch_map_1d(native: int, size: int) -> torch.Tensor:
     """(native, size) float64: pinv of the bilinear resize native -> size along one axis."""

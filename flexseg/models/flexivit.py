@@ -26,7 +26,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTokens,
-                            ParallelBlock, check_hmlp_patch_size, check_keep_options,
+                            ParallelBlock, check_keep_options,
                             check_window_options, fit_to_patch_grid, maps_at_stride,
                             pi_resize_kernel, resample_pos_embed, to_2tuple, vit_flops)
 from flexseg.layers.checks import check_int, check_list, check_number, check_size
@@ -39,7 +39,6 @@ from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_ste
 from flexseg.registry import register_model
 
 PAPER_PATCH_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)
-HMLP_PATCH_SIZES = (16, 32, 48)
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def _check_sizes(**settings) -> None:
                          f"{settings['num_heads']}")
     check_number("mlp_ratio", settings["mlp_ratio"], positive=True)
     check_number("drop_path_rate", settings["drop_path_rate"], 0, 0.99)
-    for name in ("img_size", "patch_size"):
+    for name in ("img_size", "patch_size", "hmlp_patch_size"):
         check_size(name, settings[name])
     if settings["pos_embed_grid"] is not None:
         check_size("pos_embed_grid", settings["pos_embed_grid"])
@@ -87,16 +86,18 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         img_size: nominal training image size; bounds the default patch sizes and the default
             position-embedding grid. Inputs of any size are accepted.
         patch_size: size at which the linear patch-embedding kernel is stored (FlexiViT: 32);
-            every other size uses its PI-resized version. The hMLP stem's native size is 16.
+            every other size uses its PI-resized version (linear stem only).
         patch_sizes: the sizes the backbone may run at (its ``space()``). Default: the FlexiViT
-            paper's {8, 10, 12, 15, 16, 20, 24, 30, 40, 48} (hMLP stem: {16, 32, 48}) that
+            paper's {8, 10, 12, 15, 16, 20, 24, 30, 40, 48} that
             fit in ``img_size``. Rectangular sizes are (height, width) pairs.
         pos_embed_grid: grid the position embedding is stored on (FlexiViT: 7x7). Default:
             ``img_size // native patch size``.
         layer_scale_init: initial layer-scale value; None disables layer scale.
         num_parallel: attention (and MLP) branches per block; 1 is the usual sequential block.
-        stem: 'linear' (PI-resized conv) or 'hmlp' (hierarchical MLP, sizes 16k only).
+        stem: 'linear' (PI-resized conv) or 'hmlp' (hierarchical MLP; every patch mapped to
+            the stem's native size, ``layers.hmlp``).
         hmlp_norm: norm of the hMLP stem, 'bn' or 'ln'.
+        hmlp_patch_size: the hMLP stem's native patch size (multiple of 4 per side; paper: 16).
         fit: 'pad' or 'crop' for inputs that are not a whole number of patches (module doc).
         out_indices: blocks whose outputs are returned (negative values count from the end);
             blocks after the last one are not run, and their parameters are frozen.
@@ -132,6 +133,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                  num_reg_tokens: int = 0, pos_embed_grid: int | Size2d | None = None,
                  drop_path_rate: float = 0.0, layer_scale_init: float | None = None,
                  num_parallel: int = 1, stem: str = "linear", hmlp_norm: str = "bn",
+                 hmlp_patch_size: int | Size2d = 16,
                  fit: str = "pad", out_indices: Sequence[int] = (-1,),
                  out_stride: int | None = 16,
                  final_norm: bool = False, frozen: bool = False, attn_only: bool = False,
@@ -148,7 +150,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                      embed_dim=embed_dim, depth=depth, num_heads=num_heads,
                      mlp_ratio=mlp_ratio, num_reg_tokens=num_reg_tokens,
                      pos_embed_grid=pos_embed_grid, drop_path_rate=drop_path_rate,
-                     num_parallel=num_parallel, out_stride=out_stride)
+                     num_parallel=num_parallel, out_stride=out_stride,
+                     hmlp_patch_size=hmlp_patch_size)
         img_size = to_2tuple(img_size)
         self.stem = stem
         self.fit = fit
@@ -173,7 +176,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         if stem == "linear":
             self.patch_embed = FlexiPatchEmbed(to_2tuple(patch_size), in_chans, embed_dim)
         else:
-            self.patch_embed = HMLPStem(in_chans, embed_dim, hmlp_norm)
+            self.patch_embed = HMLPStem(in_chans, embed_dim, hmlp_norm,
+                                        to_2tuple(hmlp_patch_size))
         native = self.patch_embed.patch_size
         self.pos_embed_grid = (to_2tuple(pos_embed_grid) if pos_embed_grid is not None else
                                (max(1, img_size[0] // native[0]), max(1, img_size[1] // native[1])))
@@ -218,10 +222,10 @@ class FlexiViT(FlexibleBackbone, BaseModule):
     def _build_space(self, patch_sizes: Sequence[int | Size2d] | None, img_size: Size2d,
                      keep_rates: Sequence[float]) -> list[PatchChoice]:
         if patch_sizes is None:
-            defaults = HMLP_PATCH_SIZES if self.stem == "hmlp" else PAPER_PATCH_SIZES
-            patch_sizes = [s for s in defaults if s <= min(img_size)]
+            patch_sizes = [s for s in PAPER_PATCH_SIZES if s <= min(img_size)]
             if not patch_sizes:
-                raise ValueError(f"no default patch size ({', '.join(map(str, defaults))}) "
+                defaults = ", ".join(map(str, PAPER_PATCH_SIZES))
+                raise ValueError(f"no default patch size ({defaults}) "
                                  f"fits img_size {img_size}; set patch_sizes")
         what = "patch sizes (integers >= 1 or (H, W) pairs)"
         for size in check_list("patch_sizes", patch_sizes, what):
@@ -229,9 +233,6 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         sizes = _sorted_sizes(patch_sizes)
         if not sizes:
             raise ValueError(f"patch_sizes must be a non-empty list of {what}")
-        if self.stem == "hmlp":
-            for size in sizes:
-                check_hmlp_patch_size(size)
         return [PatchChoice(size, rate) for size in sizes for rate in keep_rates]
 
     def _init_parameters(self) -> None:
@@ -297,7 +298,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                          num_parallel=self.num_parallel, stem=self.stem, fit=self.fit,
                          keep_points=self.keep_points, keep_rate=choice.keep_rate,
                          keep_score=self.keep_score, window_size=self.window_size,
-                         global_indices=self.global_indices)
+                         global_indices=self.global_indices,
+                         hmlp_patch=self.patch_embed.patch_size)
 
     def output_signature(self, choice: Choice | str) -> Hashable:
         """Every choice gives maps of the same width at the fixed ``out_stride``; without one,

@@ -62,5 +62,8 @@ def test_find_flexible_returns_the_backbone(model):
 
 
 def test_hmlp_stem_space(tiny_kwargs):
+    """The hMLP stem runs at every patch size (``layers.hmlp``), as the linear stem does."""
     model = FlexiViT(img_size=48, stem="hmlp", **tiny_kwargs)
-    assert [c.id for c in model.space()] == ["p16", "p32", "p48"]
+    assert [c.id for c in model.space()] == [c.id for c in FlexiViT(img_size=48,
+                                                                    **tiny_kwargs).space()]
+    assert model.patch_embed.patch_size == (16, 16)

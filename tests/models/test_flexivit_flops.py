@@ -17,6 +17,7 @@ CASES = [
     ("p20", (50, 70), dict(fit="crop")),
     ("p16", (64, 48), dict(num_parallel=2, num_reg_tokens=2)),
     ("p32", (64, 80), dict(stem="hmlp", hmlp_norm="ln")),
+    ("p12", (50, 70), dict(stem="hmlp", hmlp_patch_size=8)),
 ]
 
 
@@ -34,7 +35,7 @@ def _counted_multiply_adds(model: FlexiViT, image_hw) -> float:
 @pytest.mark.parametrize("choice,image_hw,options", CASES)
 def test_analytic_flops_match_the_counter(tiny_kwargs, choice, image_hw, options):
     model = FlexiViT(img_size=64, patch_size=8, patch_sizes=[8, 12, (12, 16), 16, 20, 32]
-                     if options.get("stem") != "hmlp" else [16, 32], **tiny_kwargs,
+                     if options.get("stem") != "hmlp" else [12, 16, 32], **tiny_kwargs,
                      **options, out_stride=None).eval()  # forward_features: maps not resampled
     model.activate(choice)
     counted = _counted_multiply_adds(model, image_hw)
