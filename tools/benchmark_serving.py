@@ -5,10 +5,12 @@
         [--memory-requests 10000] [--image IMAGE] [--out work_dirs/serving]
 
 Each server is ``tools/serve.py`` in its own process on 127.0.0.1 (the adaptive one with every
-choice, then one per ``--fixed`` choice). Each gets open-loop Poisson arrivals at every load
-(a multiple of the p8 capacity, 1000 / p8's median ms in the profile; the first choice when the
-profile has no p8) for ``--duration`` seconds, and is summarised: SLO attainment, effective
-metric (late, refused and failed requests count as 0), refusals, choice mix. Then:
+choice, one per ``--fixed`` choice), all started first. Each gets open-loop Poisson arrivals at
+every load (a multiple of the p8 capacity, 1000 / p8's median ms in the profile; the first
+choice when the profile has no p8) for ``--duration`` seconds, cut in ``--slices`` slices taken
+in turn by the servers, so that the machine's other work weighs on all of them alike; each is
+summarised: SLO attainment, effective metric (late, refused and failed requests count as 0),
+refusals, choice mix. Then:
 
 - refusal latency: requests whose deadline no choice can make, on the idle adaptive server
   (p50/p99 ms, goal p99 under 5 ms), and the refusals seen under the heaviest load;
@@ -49,6 +51,9 @@ def parse_args() -> argparse.Namespace:
                         help="arrival rates as multiples of the p8 capacity")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per load")
     parser.add_argument("--fixed", default="p16,p8,p4", help="fixed-choice servers to compare")
+    parser.add_argument("--slices", type=int, default=4, help="each load's time is cut in "
+                        "this many slices, the servers taking turns (so that changes in "
+                        "machine load hit them alike)")
     parser.add_argument("--slo-ms", type=float, help="every request's deadline, the same for "
                         "every server (default: twice the slowest choice's p95 in the profile "
                         "plus the margin)")
@@ -174,6 +179,7 @@ def main() -> None:
     check_number("--duration", args.duration, positive=True)
     check_int("--memory-requests", args.memory_requests, 0)
     check_int("--max-requests", args.max_requests, 1)
+    check_int("--slices", args.slices, 1)
     profile = load_profile_for("tools/benchmark_serving.py", args.profile)
     choices = choices_from_profile(profile)
     fixed = [key for key in args.fixed.split(",") if key]
@@ -194,21 +200,26 @@ def main() -> None:
           f"{report['warm']['all_warm_mib']:.1f} MiB ({report['warm']['ratio']:.3f}x)",
           flush=True)
     servers = [("adaptive", [])] + [(f"fixed {key}", ["--choices", key]) for key in fixed]
-    for name, extra in servers:
-        log = Path(args.out) / f"server_{name.replace(' ', '_')}.log"
-        with served(args, log, *extra) as (process, port):
-            for load in loads:
-                replies = run_load(port, body, load * capacity, args.duration, slo,
-                                   seed=int(load * 1000), max_requests=args.max_requests)
-                row = dict(load=load, server=name, **summarize(replies, values))
+    with contextlib.ExitStack() as stack:
+        running = {name: stack.enter_context(served(
+            args, Path(args.out) / f"server_{name.replace(' ', '_')}.log", *extra))
+            for name, extra in servers}
+        for load in loads:
+            replies = {name: [] for name in running}
+            for slice_index in range(args.slices):  # servers in turn: alike machine load
+                for name, (_, port) in running.items():
+                    replies[name] += run_load(
+                        port, body, load * capacity, args.duration / args.slices, slo,
+                        seed=int(load * 1000) + slice_index, max_requests=args.max_requests)
+            for name in running:
+                row = dict(load=load, server=name, **summarize(replies[name], values))
                 report["runs"].append(row)
                 print(f"{load:g}x {name}: SLO attainment {row['slo_attainment']:.1%}, "
                       f"effective {metric_name} {row['effective_metric']:.2f}", flush=True)
-            if name == "adaptive":
-                report["refusal"] = refusal_latency(port, body)
-                if args.memory_requests:
-                    report["memory"] = memory_over_requests(process, port, body,
-                                                            args.memory_requests)
+        process, port = running["adaptive"]
+        report["refusal"] = refusal_latency(port, body)
+        if args.memory_requests:
+            report["memory"] = memory_over_requests(process, port, body, args.memory_requests)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "serving.json").write_text(json.dumps(report, indent=2) + "\n")
