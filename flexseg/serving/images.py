@@ -41,16 +41,16 @@ def decode_image(data: bytes, max_side: int) -> np.ndarray:
         raise UploadError(400, "the upload is empty")
     try:
         image = Image.open(io.BytesIO(data))  # reads the header only
-    except Image.DecompressionBombError:  # PIL's own limit, far above any sane max_side
-        raise UploadError(413, f"the image has too many pixels; the limit is "
-                               f"{max_side}x{max_side}") from None
+    except Image.DecompressionBombError as error:  # PIL's own limit, above any sane max_side
+        raise UploadError(413, f"the image is too large ({error}); the limit is "
+                               f"{max_side}x{max_side} px") from None
     except Exception:
         raise UploadError(400, "the upload is not an image this server reads (PNG, JPEG, BMP, "
                                "WebP, TIFF, ...)") from None
     width, height = image.size
     if max(width, height) > max_side:
         raise UploadError(413, f"the image is {width}x{height} px; the limit is "
-                               f"{max_side}x{max_side}")
+                               f"{max_side}x{max_side} px")
     if width == 0 or height == 0:
         raise UploadError(400, f"the image is {width}x{height} px: nothing to segment")
     try:
