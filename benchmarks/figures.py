@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import (flexivit_timm, flops_count, gemm, latency_rank, memory, multibudget,
-               parallel_blocks, preprocessing, pricing, shared_prefix, step_spread,
+from . import (attention_only, flexivit_timm, flops_count, gemm, latency_rank, memory,
+               multibudget, parallel_blocks, preprocessing, pricing, shared_prefix, step_spread,
                train_step)
 from .report import Row
 from .settings import Settings
@@ -36,6 +36,8 @@ FIGURES = (
     Figure("PRICE", "time to price the ADE20K stitched space", pricing.run),
     Figure("PAR", "parallel blocks vs their sequential twin, batch-1 latency",
            parallel_blocks.run),
+    Figure("ATTN", "attention-only vs all-weights fine-tuning, training memory",
+           attention_only.run),
 )
 
 
