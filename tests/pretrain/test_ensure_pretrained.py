@@ -1,0 +1,44 @@
+"""The main job finds every pretrained file its config loads, and builds only ours that are
+missing."""
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("ensure", REPO / "tools/ensure_pretrained.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_pretrained_checkpoint_of_a_model_is_found():
+    model = dict(backbone=dict(type="StitchedViT",
+                               small=dict(init_cfg=dict(type="Pretrained", checkpoint="a.pth")),
+                               large=dict(init_cfg=[dict(type="Pretrained", checkpoint="b.pth"),
+                                                    dict(type="Constant", val=0)])),
+                 decode_head=dict(init_cfg=dict(type="Normal", std=0.01)))
+    assert list(_tool().pretrained_files(model)) == ["a.pth", "b.pth"]
+
+
+def test_committed_weights_make_it_a_no_op():
+    result = subprocess.run(
+        [sys.executable, "tools/ensure_pretrained.py",
+         "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "missing" not in result.stdout
+
+
+def test_a_missing_file_nothing_makes_is_one_line(tmp_path):
+    config = tmp_path / "config.py"
+    config.write_text("model = dict(backbone=dict(init_cfg=dict(type='Pretrained', "
+                      "checkpoint='pretrained/nobody-makes-this.pth')))\n")
+    result = subprocess.run([sys.executable, "tools/ensure_pretrained.py", str(config)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: pretrained/nobody-makes-this.pth is missing and no "
+                                    "configs/pretrain/nobody-makes-this.py makes it")
