@@ -173,8 +173,10 @@ def create_app(model: ServedModel, slo_ms: float, margin_ms: float = 5.0,
         return {"format": "png", "size": list(size),
                 "data": png_base64(mask_png(labels, model.palette))}
 
-    async def wait_for(request: Request, prepared: object, deadline: float):
-        """Queue the prepared image; the outcome, or None if the client went away first."""
+    async def wait_for(request: Request, prepared: object, deadline: float
+                       ) -> Outcome | None:
+        """Queue the prepared image; the outcome (a refusal at admission is one without a
+        choice), or None if the client went away first."""
         loop = asyncio.get_running_loop()
         result: asyncio.Future[Outcome] = loop.create_future()
 
@@ -184,7 +186,7 @@ def create_app(model: ServedModel, slo_ms: float, margin_ms: float = 5.0,
 
         decision, job = worker.submit(prepared, deadline, done)
         if job is None:
-            return decision.reason
+            return Outcome(None, None, 0.0, reason=decision.reason)
         gone = asyncio.ensure_future(_until_disconnected(request))
         try:
             await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -231,10 +233,9 @@ def create_app(model: ServedModel, slo_ms: float, margin_ms: float = 5.0,
         if outcome is None:
             stats.counts["gone"] += 1
             return error(499, "the client went away")
-        if isinstance(outcome, str) or outcome.choice is None:
+        if outcome.choice is None:
             stats.counts["refused"] += 1
-            reason = outcome if isinstance(outcome, str) else outcome.reason
-            return error(503, reason, **{"Retry-After": "1"})
+            return error(503, outcome.reason, **{"Retry-After": "1"})
         if outcome.labels is None:
             stats.counts["failed"] += 1
             return error(500, outcome.reason)
