@@ -96,17 +96,18 @@ class ParallelBlock(nn.Module):
     def _fused_weights(self, kind: str) -> FusedBranches:
         branches = self.attns if kind == "attn" else self.ffns
         layers = [getattr(branch, kind) for branch in branches]
-        first, last = ("qkv", "proj") if kind == "attn" else ("fc1", "fc2")
+        first, last, parts = ("qkv", "proj", 3) if kind == "attn" else ("fc1", "fc2", 1)
         return self._fused.get(kind, list(branches.parameters()), lambda: fuse_branches(
             [branch.norm for branch in branches], [getattr(layer, first) for layer in layers],
-            [getattr(layer, last) for layer in layers], [branch.ls for branch in branches]))
+            [getattr(layer, last) for layer in layers], [branch.ls for branch in branches],
+            parts))
 
     def _summed(self, parts: torch.Tensor, fused: FusedBranches,
                 branches: nn.ModuleList) -> torch.Tensor:
         """``sum_i ls_i(out_i(part_i))`` from the branches' activations (B, T, n, width), each
         branch dropped or kept per sample (stochastic depth)."""
         if not self.training or isinstance(branches[0].drop_path, nn.Identity):
-            return F.linear(parts.flatten(2), fused.out_weight, fused.out_biases.sum(0))
+            return F.linear(parts.flatten(2), fused.out_weight, fused.out_bias)
         scales = torch.stack([branch.drop_path.sample_scales(parts) for branch in branches], 1)
         parts = parts * scales[:, None, :, None].to(parts.dtype)
         return F.linear(parts.flatten(2), fused.out_weight) + (scales @ fused.out_biases)[:, None]
@@ -121,10 +122,11 @@ class ParallelBlock(nn.Module):
         eps = self.attns[0].norm.eps
         fused = self._fused_weights("attn")
         qkv = F.linear(F.layer_norm(x, (dim,), eps=eps), fused.in_weight, fused.in_bias)
-        q, k, v = (qkv.reshape(batch, tokens, branches, 3, attention.num_heads, attention.head_dim)
-                   .permute(3, 0, 2, 4, 1, 5).flatten(2, 3).unbind(0))
-        heads = attention.attend(q, k, v, grid_hw)  # (B, n * heads, T, d)
-        x = x + self._summed(heads.transpose(1, 2).reshape(batch, tokens, branches, dim),
+        heads = branches * attention.num_heads  # q, k, v each: every branch's heads in turn
+        q, k, v = (qkv.reshape(batch, tokens, 3, heads, attention.head_dim)
+                   .permute(2, 0, 3, 1, 4).unbind(0))
+        mixed = attention.attend(q, k, v, grid_hw)  # (B, n * heads, T, d)
+        x = x + self._summed(mixed.transpose(1, 2).reshape(batch, tokens, branches, dim),
                              fused, self.attns)
         fused = self._fused_weights("mlp")
         hidden = F.gelu(F.linear(F.layer_norm(x, (dim,), eps=self.ffns[0].norm.eps),
