@@ -71,7 +71,7 @@ def parse_args() -> argparse.Namespace:
 @contextlib.contextmanager
 def served(args, log: Path, *extra: str):
     """tools/serve.py on a free loopback port, its output to ``log``; yields (process, port)
-    once it answers."""
+    as soon as it is started (``wait_until_ready``)."""
     import socket
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -80,22 +80,24 @@ def served(args, log: Path, *extra: str):
                "--profile", args.profile, "--port", str(port),
                "--margin-ms", str(args.margin_ms), *extra]
     log.parent.mkdir(parents=True, exist_ok=True)
-    output = log.open("w")
-    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(OSError):
-                if post_image(port, b"", timeout_s=2)[0] == 400:  # answers: ready
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start; its output is in {log}")
-            time.sleep(0.2)
-        yield process, port
-    finally:
-        process.terminate()
-        process.wait(60)
-        output.close()
+    with log.open("w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            yield process, port
+        finally:
+            process.terminate()
+            process.wait(60)
+
+
+def wait_until_ready(process, port: int, log: Path, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with contextlib.suppress(OSError):
+            if post_image(port, b"", timeout_s=2)[0] == 400:  # it answers: ready
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start; its output is in {log}")
+        time.sleep(0.2)
 
 
 def refusal_latency(port: int, body: bytes, count: int = 500) -> dict:
@@ -200,10 +202,12 @@ def main() -> None:
           f"{report['warm']['all_warm_mib']:.1f} MiB ({report['warm']['ratio']:.3f}x)",
           flush=True)
     servers = [("adaptive", [])] + [(f"fixed {key}", ["--choices", key]) for key in fixed]
-    with contextlib.ExitStack() as stack:
-        running = {name: stack.enter_context(served(
-            args, Path(args.out) / f"server_{name.replace(' ', '_')}.log", *extra))
-            for name, extra in servers}
+    logs = {name: Path(args.out) / f"server_{name.replace(' ', '_')}.log" for name, _ in servers}
+    with contextlib.ExitStack() as stack:  # all start at once, then are waited for
+        running = {name: stack.enter_context(served(args, logs[name], *extra))
+                   for name, extra in servers}
+        for name, (process, port) in running.items():
+            wait_until_ready(process, port, logs[name])
         for load in loads:
             replies = {name: [] for name in running}
             for slice_index in range(args.slices):  # servers in turn: alike machine load

@@ -46,7 +46,8 @@ def test_the_serving_guide_runs(monkeypatch, tmp_path, small_digitseg, tiny_chec
     text = GUIDE.read_text()
     tiny = {"deadline_ms=50": "deadline_ms=3000", "--port 8000": f"--port {port}",
             "127.0.0.1:8000": f"127.0.0.1:{port}",
-            "--duration 20": "--duration 1 --loads 0.5,2 --fixed p8 --memory-requests 30"}
+            "--duration 20": "--duration 1 --loads 2 --fixed p8 --slices 1 "
+                             "--memory-requests 30"}
     for documented, replacement in tiny.items():
         assert documented in text, documented
         text = text.replace(documented, replacement)
@@ -87,5 +88,5 @@ def test_the_serving_guide_runs(monkeypatch, tmp_path, small_digitseg, tiny_chec
     assert form["mask"]["format"] == "rle" and form["mask"]["size"] == [64, 64]
     assert health["answered"] >= 2
     table = (tmp_path / "work_dirs/serving/serving.md").read_text()
-    assert "| 2x | fixed p8 |" in table and "| 0.5x | adaptive |" in table
+    assert "| 2x | fixed p8 |" in table and "| 2x | adaptive |" in table
     assert "Refusal latency" in table and "every choice warm" in table

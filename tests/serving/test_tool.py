@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -180,27 +181,31 @@ def test_sigterm_under_load_drains_and_exits_cleanly(served_files):
     assert "server stopped" in "".join(process.output)
 
 
+def run_serve(monkeypatch, capsys, *argv: str) -> str:
+    """tools/serve.py in this process (the models are imported already); its stderr."""
+    monkeypatch.setattr(sys, "argv", ["tools/serve.py", *argv])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_path(str(REPO / "tools/serve.py"), run_name="__main__")
+    assert stopped.value.code == 2
+    return capsys.readouterr().err
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--choices", "p3"], "unknown choice p3; the profile has p16, p8, p4"),
     (["--slo-ms", "-1"], "--slo-ms must be"),
 ])
-def test_bad_command_lines_stop_in_one_line(served_files, extra, message):
+def test_bad_command_lines_stop_in_one_line(monkeypatch, capsys, served_files, extra,
+                                            message):
     config, checkpoint, profile, _ = served_files
-    result = subprocess.run([sys.executable, "tools/serve.py", str(config), str(checkpoint),
-                             "--profile", str(profile), *extra], cwd=REPO, text=True,
-                            capture_output=True, timeout=120,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 2
-    assert f"error: {message}" in result.stderr and "Traceback" not in result.stderr
+    err = run_serve(monkeypatch, capsys, str(config), str(checkpoint), "--profile",
+                    str(profile), *extra)
+    assert f"error: {message}" in err and "Traceback" not in err
 
 
-def test_a_profile_is_required(served_files):
+def test_a_profile_is_required(monkeypatch, capsys, served_files):
     config, checkpoint, _, _ = served_files
-    result = subprocess.run([sys.executable, "tools/serve.py", str(config), str(checkpoint)],
-                            cwd=REPO, text=True, capture_output=True, timeout=120,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 2
-    assert "error: tools/serve.py needs --profile PROFILE.json" in result.stderr
+    err = run_serve(monkeypatch, capsys, str(config), str(checkpoint))
+    assert "error: tools/serve.py needs --profile PROFILE.json" in err
 
 
 def test_the_page_is_served_locally(page_server):
