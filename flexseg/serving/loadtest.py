@@ -7,7 +7,9 @@ against the server, never for it. The run is bounded: at most ``max_requests`` r
 with a socket timeout, and only 127.0.0.1 is accepted as a target.
 
 Summary per run: SLO attainment (the share of ALL requests answered within their deadline),
-the share of answers that came late, refusals, the mix of choices, and the effective metric:
+the share of answers that came late, refusals and their p99 latency (from the scheduled
+arrival, so under load it includes the client's own delays), the mix of choices, and the
+effective metric:
 the mean over all requests of the answering choice's metric, zero for a late, refused or
 failed one (Clipper's "effective accuracy").
 """
@@ -21,6 +23,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Mapping
+
+import numpy as np
 
 LOOPBACK = "127.0.0.1"
 
@@ -113,8 +117,10 @@ def summarize(replies: list[Reply], metric: Mapping[str, float]) -> dict:
     late = sum(reply.status == 200 and not reply.on_time for reply in replies)
     refused = sum(reply.status in (429, 503) for reply in replies)
     mix = Counter(reply.choice for reply in on_time)
+    refusal_ms = [reply.latency_ms for reply in replies if reply.status in (429, 503)]
     return dict(requests=count, slo_attainment=len(on_time) / count, late=late / count,
                 refused=refused / count,
+                refusal_p99_ms=float(np.percentile(refusal_ms, 99)) if refusal_ms else None,
                 other=(count - len(on_time) - late - refused) / count,
                 effective_metric=sum(metric[reply.choice] for reply in on_time) / count,
                 mix={key: mix[key] / count for key in sorted(mix)})

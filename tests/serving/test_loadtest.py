@@ -38,6 +38,8 @@ def test_summary_counts_late_and_refused_as_wrong():
     assert summary["other"] == pytest.approx(1 / 5)
     assert summary["effective_metric"] == pytest.approx((45 + 10) / 5)
     assert summary["mix"] == {"p16": pytest.approx(0.2), "p8": pytest.approx(0.2)}
+    assert summary["refusal_p99_ms"] == 2
+    assert summarize(replies[:3], {"p8": 45.0, "p16": 10.0})["refusal_p99_ms"] is None
 
 
 def load_run(choices, keep=None, rate=50.0):
