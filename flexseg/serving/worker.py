@@ -11,10 +11,12 @@ Calibration: a profile is measured once, but the machine's speed changes (other 
 frequency scaling). The worker keeps the last runs' ratios of measured time to the profile's
 median for that choice, and gives the controller ``max(profile p95, profile median x the 95th
 percentile of those ratios)`` as each choice's p95: the profile still ranks the choices, the
-recent runs say how fast the machine is now (the median ratio scales the medians). Recent
-means the last ``window`` runs of the last ``memory_s`` seconds, so one stall cannot price
-every choice out for good (a server that refuses everything measures nothing new); a 95th
-percentile needs ``min_runs`` runs, below that the median ratio stands in.
+recent runs say how fast the machine is now (the median ratio scales the medians). Ratios
+are kept per choice (a busy machine adds time more than it multiplies it: cheap choices slow
+down by larger factors), and a choice with fewer than ``min_runs`` recent runs uses those of
+every choice. Recent means the last ``window`` runs of the last ``memory_s`` seconds, so one
+stall cannot price every choice out for good (a server that refuses everything measures
+nothing new); a 95th percentile needs ``min_runs`` runs, below that the median stands in.
 
 Arrivals: every request is counted when it arrives (``admit``), refused or not; the rate over
 the last second tells the controller whether the server is overloaded (``worth_offering``).
@@ -74,8 +76,9 @@ class ModelWorker:
         self.options = list(options)
         self.margin_ms = margin_ms
         self._median = {choice.id: choice.median_ms for choice in model.choices}
-        self._ratios: collections.deque[tuple[float, float]] = collections.deque(
-            maxlen=window)  # (monotonic time, measured / profiled median)
+        self._ratios: dict[str, collections.deque[tuple[float, float]]] = {
+            option.id: collections.deque(maxlen=window) for option in self.profiled
+        }  # per choice: (monotonic time, measured / profiled median)
         self.memory_s, self.min_runs = memory_s, min_runs
         self._queue: collections.deque[Job] = collections.deque()
         self._queued_ms = 0.0
@@ -125,29 +128,39 @@ class ModelWorker:
         with self._condition:
             return self._slowdown()
 
-    def _recent_ratios(self) -> list[float]:
+    def _recent_ratios(self, choice: str | None = None) -> list[float]:
+        """Ratios of the recent runs of ``choice`` (None: of every choice)."""
         horizon = time.monotonic() - self.memory_s
-        while self._ratios and self._ratios[0][0] < horizon:
-            self._ratios.popleft()
-        return [ratio for _, ratio in self._ratios]
+        for runs in self._ratios.values():
+            while runs and runs[0][0] < horizon:
+                runs.popleft()
+        keys = [choice] if choice is not None else list(self._ratios)
+        return [ratio for key in keys for _, ratio in self._ratios[key]]
 
-    def _slowdown(self) -> float:
-        ratios = self._recent_ratios()
+    def _scale(self, ratios: list[float]) -> float:
         if len(ratios) >= self.min_runs:
             return float(np.percentile(ratios, 95))
         return float(np.median(ratios)) if ratios else 1.0
+
+    def _slowdown(self) -> float:
+        return self._scale(self._recent_ratios())
 
     def _calibrate(self, choice: str | None = None, measured_ms: float = 0.0) -> None:
         """Record a run (if given) and re-derive every choice's p95 and median (module
         docstring); queued work keeps the estimates it was admitted with."""
         if choice is not None:
-            self._ratios.append((time.monotonic(), measured_ms / self._median[choice]))
-        ratios = self._recent_ratios()
-        scale, typical = self._slowdown(), float(np.median(ratios)) if ratios else 1.0
-        self.options = [replace(option, p95_ms=max(option.p95_ms, self._median[option.id]
-                                                   * scale),
-                                median_ms=self._median[option.id] * typical)
-                        for option in self.profiled]
+            self._ratios[choice].append((time.monotonic(), measured_ms / self._median[choice]))
+        pooled = self._recent_ratios()
+        options = []
+        for option in self.profiled:
+            own = self._recent_ratios(option.id)
+            ratios = own if len(own) >= self.min_runs else pooled
+            typical = float(np.median(ratios)) if ratios else 1.0
+            median = self._median[option.id]
+            options.append(replace(option, p95_ms=max(option.p95_ms,
+                                                      median * self._scale(ratios)),
+                                   median_ms=median * typical))
+        self.options = options
 
     # ----------------------------------------------------------------- admission
     def admit(self, deadline: float) -> Decision:
@@ -155,7 +168,8 @@ class ModelWorker:
         refusal before the upload is decoded)."""
         with self._condition:
             self._arrivals.append(time.monotonic())
-            if self._ratios and self._ratios[0][0] < time.monotonic() - self.memory_s:
+            horizon = time.monotonic() - self.memory_s
+            if any(runs and runs[0][0] < horizon for runs in self._ratios.values()):
                 self._calibrate()  # runs have expired: back towards the profile
             return decide(self.options, self.time_left_ms(deadline), self._backlog(),
                           arrival_rate=self._arrival_rate())

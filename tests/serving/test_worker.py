@@ -96,3 +96,18 @@ def test_cancelled_requests_are_skipped_and_stop_drains():
     assert 2 not in collect.outcomes and len(model.runs) == 3
     decision, job = worker.submit("late", time.monotonic() + 5, collect("after"))
     assert job is None and decision.reason == "the server is shutting down"
+
+
+def test_calibration_is_per_choice_once_a_choice_has_enough_runs(fake_model):
+    """A busy machine slowed p16 (20 ms profiled) to 100 ms but not p8: p16's expected p95
+    rises to 100 ms, p8's stays at its profile; p4, never run, borrows every choice's runs."""
+    worker = ModelWorker(fake_model, controller_options(fake_model), margin_ms=0)
+    for _ in range(25):
+        worker._calibrate("p8", 40.0)
+        worker._calibrate("p16", 100.0)
+    expected = {option.id: option for option in worker.options}
+    assert expected["p16"].p95_ms == pytest.approx(100.0)
+    assert expected["p16"].median_ms == pytest.approx(100.0)
+    assert expected["p8"].p95_ms == pytest.approx(48.0)  # the profile's p95
+    assert expected["p8"].median_ms == pytest.approx(40.0)
+    assert expected["p4"].p95_ms == pytest.approx(80.0 * 5.0)  # pooled p95 ratio: 5
