@@ -37,6 +37,13 @@ def error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers or None)
 
 
+def refusal(message: str, stage: str) -> JSONResponse:
+    """A 503 saying at which stage the deadline was given up: 'arrival' (at once), 'queue'
+    (the worker's second look) or 'late' (an answer withheld)."""
+    return JSONResponse({"error": message, "stage": stage}, status_code=503,
+                        headers={"Retry-After": "1"})
+
+
 class Stats:
     """Counters shown by ``/health``: answers per choice, refusals by stage, late answers
     withheld, bad uploads, model failures, clients gone."""
@@ -186,7 +193,7 @@ def create_app(model: ServedModel, slo_ms: float, margin_ms: float = 5.0,
 
         decision, job = worker.submit(prepared, deadline, done)
         if job is None:
-            return Outcome(None, None, 0.0, reason=decision.reason)
+            return Outcome(None, None, 0.0, reason=decision.reason, queued=False)
         gone = asyncio.ensure_future(_until_disconnected(request))
         try:
             await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -223,7 +230,7 @@ def create_app(model: ServedModel, slo_ms: float, margin_ms: float = 5.0,
         early = worker.admit(deadline)
         if early.choice is None:
             stats.counts["refused"] += 1
-            return error(503, early.reason, **{"Retry-After": "1"})
+            return refusal(early.reason, "arrival")
         try:
             prepared, size = await run_in_threadpool(prepare, data)
         except UploadError as bad:
@@ -235,7 +242,7 @@ def create_app(model: ServedModel, slo_ms: float, margin_ms: float = 5.0,
             return error(499, "the client went away")
         if outcome.choice is None:
             stats.counts["refused"] += 1
-            return error(503, outcome.reason, **{"Retry-After": "1"})
+            return refusal(outcome.reason, "queue" if outcome.queued else "arrival")
         if outcome.labels is None:
             stats.counts["failed"] += 1
             return error(500, outcome.reason)
@@ -243,8 +250,8 @@ def create_app(model: ServedModel, slo_ms: float, margin_ms: float = 5.0,
         latency_ms = 1000 * (time.monotonic() - arrival)
         if latency_ms > deadline_ms:
             stats.counts["late"] += 1
-            return error(503, f"the answer was ready {latency_ms - deadline_ms:.1f} ms after "
-                              f"the {deadline_ms:g} ms deadline; not sent late")
+            return refusal(f"the answer was ready {latency_ms - deadline_ms:.1f} ms after "
+                           f"the {deadline_ms:g} ms deadline; not sent late", "late")
         stats.counts["answered"] += 1
         stats.choices[outcome.choice] += 1
         return {"choice": outcome.choice, "latency_ms": round(latency_ms, 3),

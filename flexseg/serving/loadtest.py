@@ -7,8 +7,9 @@ against the server, never for it. The run is bounded: at most ``max_requests`` r
 with a socket timeout, and only 127.0.0.1 is accepted as a target.
 
 Summary per run: SLO attainment (the share of ALL requests answered within their deadline),
-the share of answers that came late, refusals and their p99 latency (from the scheduled
-arrival, so under load it includes the client's own delays), the mix of choices, and the
+the share of answers that came late, refusals and the p99 latency of those refused at arrival
+(from the scheduled arrival, so under load it includes the client's own delays), the mix of
+choices, and the
 effective metric:
 the mean over all requests of the answering choice's metric, zero for a late, refused or
 failed one (Clipper's "effective accuracy").
@@ -38,6 +39,7 @@ class Reply:
     choice: str | None
     latency_ms: float
     deadline_ms: float
+    stage: str | None = None  # of a refusal: arrival, queue or late
 
     @property
     def on_time(self) -> bool:
@@ -96,7 +98,8 @@ def run_load(port: int, body: bytes, rate: float, duration_s: float, deadline_ms
         except (OSError, http.client.HTTPException):
             status, answer = 0, {}
         replies[index] = Reply(status, answer.get("choice"),
-                               1000 * (time.monotonic() - scheduled), deadline_ms)
+                               1000 * (time.monotonic() - scheduled), deadline_ms,
+                               answer.get("stage"))
 
     with ThreadPoolExecutor(clients, thread_name_prefix="load") as pool:
         for index, offset in enumerate(arrivals):
@@ -117,7 +120,8 @@ def summarize(replies: list[Reply], metric: Mapping[str, float]) -> dict:
     late = sum(reply.status == 200 and not reply.on_time for reply in replies)
     refused = sum(reply.status in (429, 503) for reply in replies)
     mix = Counter(reply.choice for reply in on_time)
-    refusal_ms = [reply.latency_ms for reply in replies if reply.status in (429, 503)]
+    refusal_ms = [reply.latency_ms for reply in replies
+                  if reply.status in (429, 503) and reply.stage == "arrival"]
     return dict(requests=count, slo_attainment=len(on_time) / count, late=late / count,
                 refused=refused / count,
                 refusal_p99_ms=float(np.percentile(refusal_ms, 99)) if refusal_ms else None,

@@ -47,6 +47,7 @@ class Outcome:
     queue_ms: float
     model_ms: float = 0.0
     reason: str = ""
+    queued: bool = True  # False: refused at admission, never queued
 
 
 @dataclass

@@ -82,7 +82,7 @@ def test_the_deadline_picks_the_choice_and_the_mask_says_which_ran(served):
 def test_an_impossible_deadline_is_refused_before_anything_runs(served):
     model, port = served
     status, answer = post_image(port, png(), deadline_ms=20)
-    assert status == 503
+    assert status == 503 and answer["stage"] == "arrival"
     assert answer["error"].startswith("deadline cannot be met") and "p16" in answer["error"]
     assert model.runs == []
     assert health(port)["refused"] == 1
@@ -93,14 +93,15 @@ def test_an_answer_ready_after_its_deadline_is_not_sent(served):
     and once recent runs outnumber the start-up ones the server refuses at once instead."""
     model, port = served
     model.slow = 6.0  # p16 now takes 120 ms, p8 240 ms
-    replies = []
+    replies, stages = [], []
     for _ in range(40):
         status, answer = post_image(port, png(), deadline_ms=100)
         replies.append(answer.get("error", ""))
+        stages.append(answer.get("stage"))
         assert status == 503, answer  # nothing is answered: 100 ms fit no run any more
         if answer["error"].startswith("deadline cannot be met"):
             break
-    assert "not sent late" in replies[0]
+    assert "not sent late" in replies[0] and stages[0] == "late" and stages[-1] == "arrival"
     assert replies[-1].startswith("deadline cannot be met"), replies
     assert health(port)["late"] == len(replies) - 1 == len(model.runs)
 

@@ -29,16 +29,17 @@ def test_poisson_arrivals():
 def test_summary_counts_late_and_refused_as_wrong():
     replies = [Reply(200, "p8", 30, 50), Reply(200, "p16", 45, 50),
                Reply(200, "p8", 60, 50),   # answered late (client-side): wrong
-               Reply(503, None, 2, 50), Reply(0, None, 5000, 50)]
+               Reply(503, None, 2, 50, "arrival"), Reply(0, None, 5000, 50),
+               Reply(503, None, 40, 50, "queue")]
     summary = summarize(replies, {"p8": 45.0, "p16": 10.0})
-    assert summary["requests"] == 5
-    assert summary["slo_attainment"] == pytest.approx(2 / 5)
-    assert summary["late"] == pytest.approx(1 / 5)
-    assert summary["refused"] == pytest.approx(1 / 5)
-    assert summary["other"] == pytest.approx(1 / 5)
-    assert summary["effective_metric"] == pytest.approx((45 + 10) / 5)
-    assert summary["mix"] == {"p16": pytest.approx(0.2), "p8": pytest.approx(0.2)}
-    assert summary["refusal_p99_ms"] == 2
+    assert summary["requests"] == 6
+    assert summary["slo_attainment"] == pytest.approx(2 / 6)
+    assert summary["late"] == pytest.approx(1 / 6)
+    assert summary["refused"] == pytest.approx(2 / 6)
+    assert summary["other"] == pytest.approx(1 / 6)
+    assert summary["effective_metric"] == pytest.approx((45 + 10) / 6)
+    assert summary["mix"] == {"p16": pytest.approx(1 / 6), "p8": pytest.approx(1 / 6)}
+    assert summary["refusal_p99_ms"] == 2  # refusals at arrival only
     assert summarize(replies[:3], {"p8": 45.0, "p16": 10.0})["refusal_p99_ms"] is None
 
 
