@@ -381,13 +381,14 @@ def parallel_section(data: Collected) -> str:
 def resolution_section(data: Collected) -> str:
     memory = data.measured.get("memory", {})
     base = data.metric("res-base")
-    rows = [["64 px (trained at)", "–", base, "", "", "", data.minutes("res-base")]]
+    rows = [["64 px (trained at)", "–", base, "", "", "", "", data.minutes("res-base")]]
     checks = []
     for key, size in SIZES.items():
         rows.append([f"{size} px", "none (base model as is)",
-                     data.metric("res-base", tag=f"at-{size}"), "", "", "", ""])
+                     data.metric("res-base", tag=f"at-{size}"), "", "", "", "", ""])
         variants = memory.get(key, {})
         for trained, variant, label in (("all", "all", "all weights"),
+                                        ("all", "all, checkpointed", "all + checkpointing"),
                                         ("attn", "attention-only", "attention only"),
                                         ("attn", "attention-only, checkpointed",
                                          "attention only + checkpointing")):
@@ -395,16 +396,17 @@ def resolution_section(data: Collected) -> str:
             full = variants.get("all", {}).get("training_bytes")
             share = (f"{measured['training_bytes'] / full:.2f}x"
                      if measured and full else None)
+            checkpointed = variant.endswith("checkpointed")
             rows.append([f"{size} px", label, data.metric(f"res-{key}-{trained}"),
                          f"{measured['trainable_params'] / 1e6:.2f} M" if measured else None,
                          f"{measured['training_bytes'] / 2**20:.0f} MiB" if measured else None,
-                         share, data.minutes(f"res-{key}-{trained}")
-                         if variant != "attention-only, checkpointed" else None])
+                         share, f"{measured['step_seconds']:.2f}" if measured else None,
+                         None if checkpointed else data.minutes(f"res-{key}-{trained}")])
         checks.append(f"- {size} px: attention only − all weights: "
                       f"{within(data.metric(f'res-{key}-attn'), data.metric(f'res-{key}-all'))}"
                       " mIoU (goal: within 1).")
     header = ["size", "fine-tuned", "mIoU", "trainable", "training memory", "vs all weights",
-              "train min"]
+              "step s", "train min"]
     return "\n".join([markdown_table(header, rows), "", *checks])
 
 
@@ -454,13 +456,16 @@ def hmlp_section(data: Collected, figure: Path) -> str:
 
 def write_report(archive: Path, out: Path, command: str) -> Path:
     data = Collected(archive)
+    archive.mkdir(parents=True, exist_ok=True)
     figure = archive / "hmlp_masked.png"
     text = f"""# Three things everyone should know about ViTs, measured for dense prediction
 
-Reproduce: `{command}` (resumable; {progress_text(data)}). Models: the main job's FlexiViT-Ti
-(192-d, 3 heads) + UPerNet on DigitSeg 64x64, batch 16, fine-tuned from DigitTags-pretrained
-weights; mIoU on the validation images. Times are minutes of training steps with two study
-jobs and other work sharing 2 cores: a rough guide only. "–": not measured yet.
+Reproduce: `{command}` (resumable; {progress_text(data)}). Models: the main job's
+FlexiViT-Ti (192-d, 3 heads) + UPerNet on DigitSeg 64x64, batch 16, fine-tuned from
+DigitTags-pretrained weights; mIoU on the validation images. Times and latencies were measured
+on a 2-core machine shared with other work (training runs, test suites): a rough guide only;
+the ratios of the benchmark figures are measured in one process, interleaved, but contention
+still moves them. "–": not measured yet.
 
 ## 1. Parallel blocks
 
@@ -479,7 +484,9 @@ and activations of a batch-16 step (`python tools/benchmark.py --only ATTN`).
 ### (a) A higher resolution
 
 The base model (p8, 64 px) fine-tuned for {FT_ITERS} iterations at 1.5x and 2x the size
-(lr {FT_LR}).
+(lr {FT_LR}). Checkpointing (`with_cp=True`) recomputes activations in the backward pass: it
+changes memory and time, not the result, so its rows repeat their run's mIoU. Step: seconds of
+one batch-16 training step (1 thread).
 
 {resolution_section(data)}
 
