@@ -122,8 +122,14 @@ def test_the_web_page_in_headless_chromium(page_server, tmp_path):
         image_src = driver.find_element(By.ID, "image").get_attribute("src")
         assert image_src.startswith("blob:")
 
-        driver.find_element(By.ID, "budget").send_keys(Keys.HOME)  # the tightest budget
-        wait.until(lambda _: answered() >= 3 or text("status"))
+        slider = driver.find_element(By.ID, "budget")
+        for attempt in range(3):  # a loaded machine may refuse the tightest budget: retry
+            before = answered()
+            slider.send_keys(Keys.END if attempt else Keys.HOME)
+            slider.send_keys(Keys.HOME)  # the tightest budget
+            wait.until(lambda _: answered() > before or "deadline" in text("status"))
+            if answered() > before and text("choice").startswith("p16"):
+                break
         assert text("status") == "", text("status")
         assert text("choice").startswith("p16") and text("choice-latency") == "45.0 ms"
         mask_after = driver.find_element(By.ID, "mask").get_attribute("src")

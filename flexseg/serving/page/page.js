@@ -104,9 +104,9 @@ async function start() {
   const p95 = state.space.choices.map((c) => c.expected_p95_ms);
   const slider = $("budget");
   const slack = state.space.margin_ms + 2;
-  // The budget's low end leaves the fastest choice 25% of room (a request also waits to be
+  // The budget's low end leaves the fastest choice 50% of room (a request also waits to be
   // read and queued): at the left end it is answered, not refused.
-  slider.min = (Math.min(...p95) * 1.25 + slack).toFixed(1);
+  slider.min = (Math.min(...p95) * 1.5 + slack).toFixed(1);
   slider.max = (Math.max(...p95) * 2 + slack).toFixed(1);
   slider.value = slider.max;
   $("choice-ticks").innerHTML = state.space.choices
