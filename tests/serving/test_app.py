@@ -69,8 +69,8 @@ def test_the_deadline_picks_the_choice_and_the_mask_says_which_ran(served):
     assert labels.shape == (20, 24) and (labels == model.index("p8")).all()
     assert answer["latency_ms"] <= answer["deadline_ms"] == 1000
     assert answer["model_ms"] >= 40  # the fake sleeps p8's median
-    # 48 ms (p8's p95) + 5 ms margin do not fit 40 ms; 24 ms (p16) do.
-    status, answer = post_image(port, png(), deadline_ms=40, query="format=rle")
+    # 48 ms (p8's p95) + 5 ms margin do not fit 52 ms; 24 ms (p16) do, with 23 ms to spare.
+    status, answer = post_image(port, png(), deadline_ms=52, query="format=rle")
     assert status == 200 and answer["choice"] == "p16"
     rle = answer["mask"]["classes"][str(model.index("p16"))]
     assert coco_mask.decode({"size": rle["size"], "counts": rle["counts"]}).all()
