@@ -57,6 +57,17 @@ def stride_grid_size(image_hw: Size2d, stride: int) -> Size2d:
     return (math.ceil(image_hw[0] / stride), math.ceil(image_hw[1] / stride))
 
 
+def token_map(patch_tokens: torch.Tensor, grid_hw: Size2d) -> torch.Tensor:
+    """(B, N, D) patch tokens in row-major grid order -> a contiguous (B, D, rows, cols) map.
+
+    Contiguous NCHW, as MMSegmentation's ViT returns it: the plain transpose is a channels-last
+    view, which would make every convolution of the neck and head run channels-last; on some
+    backends their weight gradients then come out channels-last too, and DDP copies each of them
+    into its buckets ("Grad strides do not match bucket view strides") at every step.
+    """
+    return patch_tokens.transpose(1, 2).reshape(patch_tokens.shape[0], -1, *grid_hw).contiguous()
+
+
 @functools.lru_cache(maxsize=256)
 def _stride_matrix(grid_len: int, out_len: int, patch: int, stride: int) -> torch.Tensor:
     """(out_len, grid_len) float64 interpolation weights along one axis (see resample_to_stride)."""

@@ -30,7 +30,8 @@ from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTok
                             check_window_options, fit_to_patch_grid, maps_at_stride,
                             pi_resize_kernel, resample_pos_embed, to_2tuple, vit_flops)
 from flexseg.layers.checks import check_int, check_list, check_number, check_size
-from flexseg.layers.grid import FIT_MODES, resample_flops, stride_grid_size, token_grid_size
+from flexseg.layers.grid import (FIT_MODES, resample_flops, stride_grid_size, token_grid_size,
+                                 token_map)
 from flexseg.layers.size import Size2d
 from flexseg.models.checkpoint import StateDict, load_pretrained
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids, with_keep_rate
@@ -373,8 +374,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         return state.levels, state.kept.restore(state.tokens), state.grid_hw
 
     def _to_map(self, tokens: torch.Tensor, grid_hw: Size2d) -> torch.Tensor:
-        patches = tokens[:, self.num_prefix_tokens:]
-        return patches.transpose(1, 2).reshape(tokens.shape[0], -1, *grid_hw)
+        return token_map(tokens[:, self.num_prefix_tokens:], grid_hw)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """All tokens (prefix first) after the final norm: (B, prefix + N, D), as timm."""

@@ -28,7 +28,7 @@ from mmengine.model import BaseModule
 from flexseg.layers import (BlockShape, KeptTokens, blocks_flops, check_keep_options,
                             maps_at_stride, to_2tuple, token_grid_size, vit_flops)
 from flexseg.layers.checks import check_int, check_list
-from flexseg.layers.grid import FIT_MODES, resample_flops, stride_grid_size
+from flexseg.layers.grid import FIT_MODES, resample_flops, stride_grid_size, token_map
 from flexseg.layers.size import Size2d
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids
@@ -330,8 +330,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             patches = tokens[:, self.small.num_prefix_tokens:]
             if anchor == SMALL:
                 patches = self.level_maps[level](patches)
-            grid = patches.transpose(1, 2).reshape(tokens.shape[0], -1, *state.grid_hw)
-            outputs.append(grid)
+            outputs.append(token_map(patches, state.grid_hw))
         return maps_at_stride(outputs, self.patch_hw, self.out_stride, image_hw)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -72,9 +72,9 @@ class SimpleFeaturePyramid(BaseModule):
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         feature = inputs[self.in_index]
-        # LayerNorm2d leaves channels-last views, and mmcv's RoIAlign reads its input's memory
-        # as contiguous NCHW: without the copy every RoI feature of a detector is scrambled.
-        outputs = [project(rescale(feature)).contiguous()
+        # mmcv's RoIAlign reads its input's memory as contiguous NCHW, which the projections'
+        # last LayerNorm2d returns (a channels-last view would scramble every RoI feature).
+        outputs = [project(rescale(feature))
                    for rescale, project in zip(self.rescales, self.projections)]
         while len(outputs) < self.num_outs:
             outputs.append(F.max_pool2d(outputs[-1], kernel_size=1, stride=2))
