@@ -26,6 +26,7 @@ from mmengine.logging import print_log
 from mmengine.registry import MODELS
 
 from flexseg.layers.checks import is_number
+from flexseg.layers.precision import float32_island
 from flexseg.models.checkpoint import unwrap_state_dict
 from flexseg.models.contract import FlexibleBackbone, find_flexible, unwrap
 from flexseg.models.intercept import capture_output
@@ -46,6 +47,7 @@ def _match_size(target: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return target
 
 
+@float32_island()
 def distillation_distance(student: Output, target: Output, distance: str = "kl",
                           temperature: float = 1.0) -> torch.Tensor:
     """Mean distance of ``student`` to the detached ``target``.
@@ -53,6 +55,7 @@ def distillation_distance(student: Output, target: Output, distance: str = "kl",
     'kl': KL(target || student) between softmaxes over dim 1 (classes) at ``temperature``,
     summed over classes, averaged over positions and scaled by ``temperature ** 2`` (Hinton).
     'mse': mean squared error, averaged over the tensors of a tuple (e.g. feature maps).
+    Computed in float32, under autocast too (an fp32 island).
     """
     pairs = list(zip(_as_tensors(student), _as_tensors(target), strict=True))
     terms = []

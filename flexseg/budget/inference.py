@@ -1,5 +1,6 @@
 """The inference path of an OpenMMLab model on synthetic images: what FLOPs are counted on and
-latency is timed on.
+latency is timed on. Counting runs in float32 under autocast too (an fp32 island): a price must
+not depend on the precision of the pass that asks for it.
 
 Segmentors and detectors expose it as ``_forward(inputs, data_samples)`` (the ``tensor`` mode:
 backbone, neck and heads, without pre- or post-processing). mmengine's counter traces a module
@@ -15,7 +16,7 @@ import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.structures import BaseDataElement
 
-from flexseg.layers import explicit_attention
+from flexseg.layers import explicit_attention, float32_island
 from flexseg.layers.size import Size2d
 from flexseg.models.contract import unwrap
 
@@ -73,7 +74,7 @@ def count_flops_outside_backbone(model: nn.Module, image_hw: Size2d) -> int:
     minus what it attributes to the backbone (whose count misses fused attention and includes
     one-off derived weights, so the backbone is costed analytically instead)."""
     forward = InferenceForward(model, image_hw)
-    with torch.no_grad(), eval_mode(forward):
+    with torch.no_grad(), eval_mode(forward), float32_island():
         analyzer = _analyzer(forward)
         return int(analyzer.total() - analyzer.total(BACKBONE_SCOPE))
 
@@ -84,7 +85,7 @@ def count_flops_explicitly(model: nn.Module, image_hw: Size2d) -> tuple[int, int
     backbone derives from its weights (resized kernels, merged stitching maps): the
     independent count the analytic backbone FLOPs are checked against."""
     forward = InferenceForward(model, image_hw)
-    with torch.no_grad(), eval_mode(forward), explicit_attention(forward):
+    with torch.no_grad(), eval_mode(forward), explicit_attention(forward), float32_island():
         forward(forward.synthetic_images())
         analyzer = _analyzer(forward)
         return int(analyzer.total()), int(analyzer.total(BACKBONE_SCOPE))

@@ -15,6 +15,7 @@ from .norm import LayerNorm2d
 from .patch_embed import FlexiPatchEmbed
 from .pi_resize import bilinear_resize, bilinear_resize_matrix, pi_resize_kernel
 from .pos_embed import resample_pos_embed
+from .precision import float32_island
 from .size import Size2d
 from .token_keep import KEEP_SCORES, KeptTokens, check_keep_options, keep_count
 from .window import check_window_options
@@ -24,7 +25,7 @@ __all__ = [
     "HMLPStem", "KeptTokens", "LayerNorm2d", "LayerScale", "Mlp", "ParallelBlock", "Size2d",
     "attention_flops", "bilinear_resize", "bilinear_resize_matrix", "block_flops", "blocks_flops",
     "check_keep_options", "check_window_options", "explicit_attention",
-    "fit_to_patch_grid", "hmlp_stem_flops", "importance_flops", "keep_count",
+    "fit_to_patch_grid", "float32_island", "hmlp_stem_flops", "importance_flops", "keep_count",
     "linear_patch_embed_flops", "maps_at_stride", "mlp_flops", "pi_resize_kernel",
     "resample_pos_embed", "resample_to_stride", "stride_grid_size", "to_2tuple", "token_grid_size",
     "vit_flops", "windowed_block_flops",

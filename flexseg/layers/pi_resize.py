@@ -25,6 +25,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from .precision import float32_island
 from .size import Size2d
 
 
@@ -68,7 +69,8 @@ def pi_resize_matrices(old_hw: Size2d, new_hw: Size2d, device: torch.device,
 def pi_resize_kernel(weight: torch.Tensor, new_hw: Size2d) -> torch.Tensor:
     """PI-resize the last two (spatial) dims of ``weight`` to ``new_hw``; differentiable.
 
-    Half-precision weights are resized in float32 and cast back.
+    Half-precision weights are resized in float32 and cast back; under autocast the products
+    stay in float32 too (an fp32 island: the pseudo-inverse's entries need its precision).
     """
     old_hw = (weight.shape[-2], weight.shape[-1])
     new_hw = (int(new_hw[0]), int(new_hw[1]))
@@ -76,5 +78,6 @@ def pi_resize_kernel(weight: torch.Tensor, new_hw: Size2d) -> torch.Tensor:
         return weight
     compute_dtype = torch.float64 if weight.dtype == torch.float64 else torch.float32
     m_h, m_w = pi_resize_matrices(old_hw, new_hw, weight.device, compute_dtype)
-    resized = m_h @ weight.to(compute_dtype) @ m_w.T
+    with float32_island():
+        resized = m_h @ weight.to(compute_dtype) @ m_w.T
     return resized.to(weight.dtype)

@@ -28,6 +28,7 @@ from mmengine.model import BaseModule
 from flexseg.layers import (BlockShape, KeptTokens, blocks_flops, check_keep_options,
                             maps_at_stride, to_2tuple, token_grid_size, vit_flops)
 from flexseg.layers.checks import check_int, check_list
+from flexseg.layers.precision import float32_island
 from flexseg.layers.grid import FIT_MODES, resample_flops, stride_grid_size, token_map
 from flexseg.layers.size import Size2d
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
@@ -372,14 +373,15 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         return states
 
     @torch.no_grad()
+    @float32_island()
     def fit_stitches(self, batches: Iterable[torch.Tensor]) -> int:
         """Fit every stitching layer by least squares on the anchors' own features.
 
         ``batches`` yields normalised NCHW images. A stitch from block i of one anchor to
         block j of the other maps the tokens leaving block i onto the tokens entering block j
         (all tokens, prefix included); a level map maps the small anchor's patch tokens at a
-        level onto the large anchor's at the same level. Runs in eval mode (no drop path);
-        returns the number of images used.
+        level onto the large anchor's at the same level. Runs in eval mode (no drop path) and
+        in float32 under autocast (an fp32 island); returns the number of images used.
         """
         stitch_fits = {key: AffineLeastSquares(layer.in_dim, layer.out_dim)
                        for key, layer in self.stitches.items()}

@@ -17,6 +17,8 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from flexseg.layers.precision import float32_island
+
 from .dpt_blocks import FusionBlock, Reassemble
 
 
@@ -96,12 +98,15 @@ class DPTDepthHead(BaseDecodeHead):
     def loss_by_feat(self, pred_depth: torch.Tensor,
                      batch_data_samples: Sequence[SegDataSample]) -> dict[str, torch.Tensor]:
         """Each loss between the prediction (resized to the ground truth) and the ground truth;
-        pixels without depth (0) are left out by the losses themselves."""
+        pixels without depth (0) are left out by the losses themselves. The losses run in
+        float32 under autocast too (an fp32 island: SiLog's logarithms of half-precision depths
+        are too coarse)."""
         gt_depth = torch.stack([sample.gt_depth_map.data for sample in batch_data_samples])
-        pred_depth = resize(pred_depth, size=gt_depth.shape[2:], mode="bilinear",
-                            align_corners=self.align_corners)
         losses: dict[str, torch.Tensor] = {}
-        for loss in self.loss_decode:
-            value = loss(pred_depth, gt_depth)
-            losses[loss.loss_name] = losses.get(loss.loss_name, 0) + value
+        with float32_island():
+            pred_depth = resize(pred_depth.float(), size=gt_depth.shape[2:], mode="bilinear",
+                                align_corners=self.align_corners)
+            for loss in self.loss_decode:
+                value = loss(pred_depth, gt_depth.float())
+                losses[loss.loss_name] = losses.get(loss.loss_name, 0) + value
         return losses
