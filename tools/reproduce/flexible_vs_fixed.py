@@ -399,6 +399,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", default="docs", help="where results.md, the figure and the "
                         "archive of finished jobs (results/runs/) go")
     parser.add_argument("--parallel", type=int, default=2, help="jobs at a time")
+    parser.add_argument("--threads", type=int,
+                        help="threads per job (default: the cores shared among the jobs)")
     parser.add_argument("--only", help="comma-separated job names (and what they need)")
     parser.add_argument("--iters", type=int, default=ITERS, help="the short schedule")
     parser.add_argument("--report-only", action="store_true",
@@ -446,8 +448,8 @@ def main() -> None:
         if not args.cfg_options:  # the default data, (re)generated if missing or stale
             import subprocess
             subprocess.run([sys.executable, "tools/generate_digitseg.py"], cwd=REPO, check=True)
-        failed = run_jobs(jobs, root, parallel=args.parallel, archive=archive,
-                          say=lambda message: print(f"[study] {message}", flush=True))
+        failed = run_jobs(jobs, root, parallel=args.parallel, threads=args.threads,
+                          archive=archive, say=lambda message: print(f"[study] {message}", flush=True))
     path = write_report(archive, out, command, args.iters)
     print(f"[study] report: {path}")
     if failed:
