@@ -199,6 +199,6 @@ def test_clutter_is_blended_linearly_and_never_touches_labels():
     background = scenes[0.0].label == 0
     full = scenes[1.0].image.astype(float) - scenes[0.0].image
     faint = scenes[0.2].image.astype(float) - scenes[0.0].image
-    assert np.abs(full[background]).mean() > 3.0
+    assert np.abs(full[background]).mean() > 1.0  # visible: grey levels change
     ratio = np.abs(faint[background]).sum() / np.abs(full[background]).sum()
     assert 0.15 < ratio < 0.25

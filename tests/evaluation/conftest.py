@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import Runner
 
@@ -30,6 +31,9 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     """Random weights, perturbed so that every choice predicts a different label map."""
     torch.manual_seed(0)
     model = build_segmentor(tiny_cfg())
+    # init_weights logs to the newest logger; one of its own, not a finished test's (whose file
+    # handler may be closed)
+    MMLogger.get_instance("tiny_checkpoint")
     model.init_weights()
     with torch.no_grad():
         for param in model.backbone.parameters():
