@@ -18,6 +18,7 @@ from mmengine.registry import MODELS, init_default_scope
 from flexseg.compat import (adapt_config_to_device, add_resume_hooks,
                             allow_mmengine_checkpoints, init_cpu_distributed,
                             make_local_writes_atomic)
+from flexseg.compat.amp import AMP_DTYPES, enable_amp
 from flexseg.compat.distributed import collective_timeout
 from flexseg.compat.task_match import check_dataset_task
 from flexseg.datasets.unreadable import CONFIG_KEY as SKIP_UNREADABLE, handle_unreadable_samples
@@ -57,6 +58,20 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         default="none", help="job launcher")
     # torchrun passes --local-rank/--local_rank to older launch styles.
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+
+
+def add_amp_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--amp`` and ``--amp-dtype`` (flexseg.compat.amp)."""
+    parser.add_argument("--amp", action="store_true", help=f"mixed precision ({what}): "
+                        "float16 on CUDA, bfloat16 on the CPU, unless --amp-dtype says")
+    parser.add_argument("--amp-dtype", choices=AMP_DTYPES,
+                        help="autocast dtype of --amp (implies --amp)")
+
+
+def apply_amp_args(cfg: Config, args: argparse.Namespace, train: bool) -> None:
+    """``--amp``/``--amp-dtype`` into ``cfg`` (after every other change to its loops)."""
+    if args.amp or args.amp_dtype:
+        enable_amp(cfg, args.amp_dtype, train)
 
 
 def load_config(args: argparse.Namespace) -> Config:

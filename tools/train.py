@@ -1,6 +1,7 @@
 """Train an MMSegmentation or MMDetection model from a config file.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp [--amp-dtype D]]
+        [--cfg-options k=v]
 """
 import argparse
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from flexseg.cli import add_common_args, load_config, run_cli
+from flexseg.cli import add_amp_args, add_common_args, apply_amp_args, load_config, run_cli
 from flexseg.compat.resume import resume_checkpoint
 
 
@@ -18,7 +19,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--resume", nargs="?", type=str, const="auto",
                         help="resume from CKPT, or from the latest checkpoint in the work dir "
                         "when no path is given")
-    parser.add_argument("--amp", action="store_true", help="mixed-precision training")
+    add_amp_args(parser, "training steps and multi-budget validation")
     parser.add_argument("--auto-scale-lr", action="store_true",
                         help="scale the learning rate by the total batch size")
     add_common_args(parser)
@@ -28,11 +29,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args)
-    if args.amp:
-        optim_wrapper = cfg.optim_wrapper.get("type", "OptimWrapper")
-        if optim_wrapper != "AmpOptimWrapper":
-            cfg.optim_wrapper.type = "AmpOptimWrapper"
-            cfg.optim_wrapper.setdefault("loss_scale", "dynamic")
+    apply_amp_args(cfg, args, train=True)
     if args.resume == "auto":
         cfg.resume, cfg.load_from = True, resume_checkpoint(cfg.work_dir)
     elif args.resume is not None:

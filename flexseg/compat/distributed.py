@@ -17,6 +17,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from .amp import amp_wrapper_for_this_machine
+
 
 def _slurm_env_to_torch() -> None:
     """Translate Slurm's variables into the ones ``init_process_group('env://')`` reads."""
@@ -69,9 +71,13 @@ def _replace_sync_bn(node: object) -> None:
 
 
 def adapt_config_to_device(cfg: Config) -> None:
-    """Make a GPU-minded config run on the CPU: BN for SyncBN, DDP with ``device_ids=None``."""
+    """Make a GPU-minded config run on the CPU: BN for SyncBN, DDP with ``device_ids=None``,
+    ``CPUAmpOptimWrapper`` for ``AmpOptimWrapper``."""
     if torch.cuda.is_available():
         return
+    wrapper = cfg.get("optim_wrapper")
+    if wrapper and "type" in wrapper:
+        wrapper["type"] = amp_wrapper_for_this_machine(wrapper["type"])
     _replace_sync_bn(cfg.model)
     cfg.pop("sync_bn", None)
     if cfg.get("launcher", "none") != "none":

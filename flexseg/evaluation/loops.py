@@ -39,11 +39,11 @@ from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import DATASETS, LOOPS
-from mmengine.runner.amp import autocast
 from mmengine.runner.base_loop import BaseLoop
 from torch.utils.data import DataLoader
 
 from flexseg.budget.space import BudgetEntry, build_budget_space, default_image_hw
+from flexseg.compat.amp import autocast_on, check_amp_dtype, float32_predictions
 from flexseg.compat.mmengine_private import run_forward
 from flexseg.compat.random_state import preserved_random_state
 from flexseg.datasets.unreadable import CONFIG_KEY as SKIP_UNREADABLE, readable_subset
@@ -80,7 +80,9 @@ class MultiBudgetLoop(BaseLoop):
         out_dir: where the reports go (default: the work dir).
         image_hw: image size the GFLOPs are counted at (default: the training size, as in
             the budget space of training logs; else the first batch's first image).
-        fp16: run the steps under autocast.
+        fp16: run the steps under autocast (mixed precision).
+        amp_dtype: autocast's dtype, 'float16' or 'bfloat16' (default: float16 on CUDA,
+            bfloat16 on the CPU).
     """
 
     stage = "val"
@@ -92,7 +94,7 @@ class MultiBudgetLoop(BaseLoop):
                  metric: str | None = None, rule: str | None = None,
                  plot_metrics: Sequence[str] | None = None, summary: str = "largest",
                  out_dir: str | None = None, image_hw: Sequence[int] | None = None,
-                 fp16: bool = False) -> None:
+                 fp16: bool = False, amp_dtype: str | None = None) -> None:
         # Checked before the dataloader is built: a model without a flexible backbone is the
         # likeliest mistake, and the cheapest to report.
         self.backbone = find_flexible(runner.model)
@@ -115,6 +117,8 @@ class MultiBudgetLoop(BaseLoop):
         self.out_dir = out_dir or runner.work_dir
         self.image_hw = check_size("image_hw", image_hw) if image_hw is not None else None
         self.fp16 = fp16
+        check_amp_dtype(amp_dtype)
+        self.amp_dtype = amp_dtype
         self.dataset_meta = getattr(self.dataloader.dataset, "metainfo", None)
         if self.dataset_meta is not None:
             runner.visualizer.dataset_meta = self.dataset_meta
@@ -227,7 +231,8 @@ class MultiBudgetLoop(BaseLoop):
         entries = self.selection.entries
         position = {entry.choice: index for index, entry in enumerate(entries)}
         produced = [None] * len(entries)
-        with autocast(enabled=self.fp16):
+        device = next(unwrap(self.runner.model).parameters()).device.type
+        with autocast_on(device, self.fp16, self.amp_dtype):
             data = self._preprocess(data_batch)
             if data is not None and self._share_prefixes:
                 features = self.backbone.forward_choices(data["inputs"],
@@ -245,6 +250,8 @@ class MultiBudgetLoop(BaseLoop):
                 inputs = None if data is None else data["inputs"]
                 with serve_outputs(self.backbone, inputs, maps) as served:
                     outputs = self._predict(data_batch, data)
+                if self.fp16:
+                    outputs = float32_predictions(outputs)
                 self._share_prefixes &= served["whole_batch"]
                 _synchronize()
                 index = position[choice]
