@@ -1,7 +1,7 @@
-# FlexiViT (192-d, 6 blocks) + DPT depth head on DigitSeg-NYU 64x64: one set of weights trained
-# with a random patch size per iteration, then evaluated at every patch size in one pass
-# (d1, d2, d3, AbsRel, RMSE, log10 per choice). Digits stand nearer the larger they are, in
-# front of a tilted plane.
+# FlexiViT (192-d, 6 blocks) + DPT depth head on DigitSeg-NYU 64x64: the pretrained flexible
+# weights (pretrained/, made by tools/pretrain.py) fine-tuned with a random patch size per
+# iteration, then evaluated at every patch size in one pass (d1, d2, d3, AbsRel, RMSE, log10
+# per choice). Digits stand nearer the larger they are, in front of a tilted plane.
 _base_ = [
     '../_base_/models/flexivit_dpt.py',
     '../_base_/datasets/digitseg_nyu.py',
@@ -21,7 +21,8 @@ model = dict(
         pos_embed_grid=8,
         drop_path_rate=0.0,
         out_indices=(1, 2, 4, 5),
-        out_stride=8),
+        out_stride=8,
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/flexivit-ti6_digittags-64x64.pth')),
     # Strides 4, 8, 16, 32 of the image, as DPT on a stride-16 ViT.
     decode_head=dict(
         in_channels=[embed_dim] * 4,

@@ -1,9 +1,9 @@
 # FlexiViT (192-d, 6 blocks) + simple feature pyramid + Mask R-CNN on DigitSeg-COCO 64x64,
-# trained from scratch on the CPU with a random patch size per iteration, then evaluated at
-# every patch size in one pass (box and mask AP per choice). Windowed attention (4x4 tokens) in
-# blocks 0, 1, 3, 4; global in 2 and 5. The backbone's map has stride 8 at every patch size;
-# the pyramid makes strides 4-64 from it. Measured after 1,200 iterations (README): box AP
-# p8 0.625, p4 0.565, p16 0.194; p8 passes 0.30 by iteration 400.
+# fine-tuned from the pretrained flexible weights (pretrained/, made by tools/pretrain.py) with
+# a random patch size per iteration, then evaluated at every patch size in one pass (box and
+# mask AP per choice). Windowed attention (4x4 tokens) in blocks 0, 1, 3, 4; global in 2 and 5.
+# The backbone's map has stride 8 at every patch size; the pyramid makes strides 4-64 from it.
+# Figures: configs/detection/README.md.
 _base_ = [
     '../_base_/models/flexivit_maskrcnn_sfp.py',
     '../_base_/datasets/digitseg_coco.py',
@@ -25,7 +25,8 @@ model = dict(
         window_size=4,
         global_indices=(2, 5),
         out_indices=(5, ),
-        out_stride=8),
+        out_stride=8,
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/flexivit-ti6_digittags-64x64.pth')),
     neck=dict(in_channels=embed_dim, out_channels=neck_dim,
               scale_factors=(2.0, 1.0, 0.5, 0.25)),
     rpn_head=dict(in_channels=neck_dim, feat_channels=neck_dim,

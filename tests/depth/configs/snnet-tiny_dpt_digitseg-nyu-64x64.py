@@ -4,9 +4,11 @@ _base_ = ['../../../configs/depth/snnet-tiny_dpt_1k_digitseg-nyu-64x64.py']
 out_channels = 32
 model = dict(
     backbone=dict(
-        small=dict(embed_dim=16, depth=2, num_heads=2, mlp_ratio=2.0, pos_embed_grid=8),
+        # random anchors: the pretrained ones are of another size
+        small=dict(embed_dim=16, depth=2, num_heads=2, mlp_ratio=2.0, pos_embed_grid=8,
+                   init_cfg=None),
         large=dict(embed_dim=out_channels, depth=4, num_heads=2, mlp_ratio=2.0,
-                   pos_embed_grid=8),
+                   pos_embed_grid=8, init_cfg=None),
         routes=('S', 'L', 'S-L', 'L-S'),
         lora_rank=2,
         out_indices=(0, 1)),

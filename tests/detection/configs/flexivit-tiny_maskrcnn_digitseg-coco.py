@@ -2,7 +2,8 @@
 _base_ = ['../../../configs/detection/flexivit-ti6_maskrcnn_sfp_digitseg-coco-64x64.py']
 model = dict(
     backbone=dict(embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0, window_size=4,
-                  global_indices=(1, ), out_indices=(1, )),
+                  global_indices=(1, ), out_indices=(1, ),
+                  init_cfg=None),  # random: the pretrained weights are of another size
     neck=dict(in_channels=32, out_channels=16),
     rpn_head=dict(in_channels=16, feat_channels=16),
     roi_head=dict(

@@ -2,8 +2,11 @@
 _base_ = ['../../../configs/detection/snnet-tiny_maskrcnn_sfp_digitseg-coco-64x64.py']
 model = dict(
     backbone=dict(
-        small=dict(embed_dim=16, depth=2, num_heads=2, window_size=4, global_indices=(1, )),
-        large=dict(embed_dim=32, depth=4, num_heads=2, window_size=4, global_indices=(3, )),
+        # random anchors: the pretrained ones are of another size
+        small=dict(embed_dim=16, depth=2, num_heads=2, window_size=4, global_indices=(1, ),
+                   init_cfg=None),
+        large=dict(embed_dim=32, depth=4, num_heads=2, window_size=4, global_indices=(3, ),
+                   init_cfg=None),
         routes=('S', 'L', 'S-L', 'L-S'),
         out_indices=(1, )),
     neck=dict(in_channels=32, out_channels=16),
