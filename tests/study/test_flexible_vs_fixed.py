@@ -94,6 +94,10 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
     validation, the recipe's keys (a second ``train_cfg = ...`` in one file would drop the
     first), and where its backbone starts from."""
     for script, job, cfg in _job_configs(tmp_path):
+        if job.name in script.TASK_CONFIGS:  # the detection and depth demos: their own
+            assert cfg.model.backbone.init_cfg.checkpoint.startswith("pretrained/")
+            assert cfg.default_hooks.checkpoint.interval == 100  # resumable
+            continue
         suffix = "-4x" if job.name.endswith("-4x") else ""
         iters = int(1300 * script.SCHEDULES[suffix])
         assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (iters, iters), job.name

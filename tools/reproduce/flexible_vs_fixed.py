@@ -33,12 +33,25 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from flexseg.evaluation.pareto import pareto_front  # noqa: E402
+from flexseg.evaluation.results import load_results  # noqa: E402
 from flexseg.study.cost import train_tflops  # noqa: E402
 from flexseg.study.jobs import TRAINING_SUMMARY, Evaluation, Job, run_jobs  # noqa: E402
 from flexseg.study.report import Point, markdown_table, plot_panels, read_points  # noqa: E402
 
 MAIN_CONFIG = "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
 STITCHED_CONFIG = "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py"
+# The detection and depth demos, fine-tuned from the same pretrained weights on their own
+# schedules: job name -> (config, what it shows)
+TASK_CONFIGS = {
+    "det-flexible": ("configs/detection/flexivit-ti6_maskrcnn_sfp_digitseg-coco-64x64.py",
+                     "FlexiViT-Ti6 + Mask R-CNN, DigitSeg-COCO"),
+    "depth-flexible": ("configs/depth/flexivit-ti6_dpt_1k_digitseg-nyu-64x64.py",
+                       "FlexiViT-Ti6 + DPT, DigitSeg-NYU"),
+}
+TASK_METRICS = {"det-flexible": ("coco/bbox_mAP", "coco/segm_mAP"),
+                "depth-flexible": ("rmse", "abs_rel", "d1")}
+RESUMABLE = ("default_hooks = dict(checkpoint=dict(interval=100, max_keep_ckpts=1), "
+             "logger=dict(interval=50))\n")
 PATCH_SIZES = (4, 6, 8, 12, 16)
 EVERY_PATCH_SIZE = "model = dict(backbone=dict(patch_sizes=%s))" % list(PATCH_SIZES)
 ITERS = 1300
@@ -85,8 +98,7 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end={warmup}),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=False, begin={warmup}, end={iters}),
 ]
-default_hooks = dict(checkpoint=dict(interval=100, max_keep_ckpts=1), logger=dict(interval=50))
-log_processor = dict(window_size=50)
+{RESUMABLE}log_processor = dict(window_size=50)
 """
 
 
@@ -129,6 +141,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         anchor("s", 64, 6, 4, (1, 2, 4, 5), iters),
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters),
         Job("stitched", STITCHED_CONFIG, schedule(iters)),
+        *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
         fixed(12, iters),
         fixed(6, iters),
         recipe("flex-uniform-two", iters, sampler=UNIFORM_TWO),
@@ -273,6 +286,23 @@ def stitched_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
     return "\n\n".join(lines) or "Not measured yet.", curves
 
 
+def task_section(data: Collected) -> str:
+    """Every choice of the detection and depth demos, in their main metric."""
+    parts = []
+    for job, (config, title) in TASK_CONFIGS.items():
+        path = data.archive / job / "eval.json"
+        if not path.exists():
+            parts.append(f"**{title}** (`{config}`): not measured yet.")
+            continue
+        results = load_results(path)
+        rows = [[r.id, f"{r.gflops:.3f}", *(f"{r.metrics[m]:.3f}" if m in r.metrics else None
+                                             for m in TASK_METRICS[job])]
+                for r in sorted(results.choices, key=lambda r: r.gflops)]
+        parts.append(f"**{title}** (`{config}`, its own schedule):\n\n" +
+                     markdown_table(["choice", "GFLOPs", *TASK_METRICS[job]], rows))
+    return "\n\n".join(parts)
+
+
 def curves_for(data: Collected, suffix: str) -> dict[str, list[Point]]:
     curves = {RECIPES[stem][0]: list(data.points(stem + suffix).values()) for stem in RECIPES}
     for key, job in (("fixed", ""), ("fixed-scratch", "-scratch")):
@@ -375,6 +405,10 @@ model). "–": not measured yet.
 
 {stitched}
 
+## Detection and depth
+
+{task_section(data)}
+
 {BENCHMARK_NOTES}
 """
     path = out / "results.md"
@@ -447,7 +481,8 @@ def main() -> None:
     if not args.report_only:
         if not args.cfg_options:  # the default data, (re)generated if missing or stale
             import subprocess
-            subprocess.run([sys.executable, "tools/generate_digitseg.py"], cwd=REPO, check=True)
+            subprocess.run([sys.executable, "tools/generate_digitseg.py", "--nyu-root",
+                            "data/digitseg_nyu"], cwd=REPO, check=True)
         failed = run_jobs(jobs, root, parallel=args.parallel, threads=args.threads,
                           archive=archive, say=lambda message: print(f"[study] {message}", flush=True))
     path = write_report(archive, out, command, args.iters)
