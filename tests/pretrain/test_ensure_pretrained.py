@@ -1,6 +1,8 @@
 """The main job finds every pretrained file its config loads, and builds only ours that are
 missing."""
 import importlib.util
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +33,22 @@ def test_committed_weights_make_it_a_no_op():
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "missing" not in result.stdout
+    assert "warning" not in result.stderr  # made by this checkout's generator version
+
+
+def test_weights_of_another_generator_version_are_named_with_the_rebuild_command(tmp_path):
+    tool = _tool()
+    name = "anchor-s_digittags-64x64"
+    weights = tmp_path / f"{name}.pth"
+    shutil.copy(REPO / "pretrained" / f"{name}.json", tmp_path)
+    assert tool.stale_warning(weights) is None
+    record = json.loads((tmp_path / f"{name}.json").read_text())
+    record["generator_version"] = tool.GENERATOR_VERSION - 1
+    (tmp_path / f"{name}.json").write_text(json.dumps(record))
+    warning = tool.stale_warning(weights)
+    assert f"generator version {tool.GENERATOR_VERSION - 1}, this checkout's is " \
+        f"{tool.GENERATOR_VERSION}" in warning
+    assert f"python tools/pretrain.py configs/pretrain/{name}.py --out {tmp_path}" in warning
 
 
 def test_a_missing_file_nothing_makes_is_one_line(tmp_path):
