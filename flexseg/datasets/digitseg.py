@@ -63,6 +63,17 @@ def read_meta(root: str | os.PathLike) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) and meta.get("dataset") == "DigitSeg" else None
 
 
+def check_generator_version(root: str | os.PathLike) -> None:
+    """Refuse a DigitSeg folder made by another generator version than this checkout's: its
+    images differ from the ones every documented figure was measured on. Folders without
+    DigitSeg metadata (a user's own data) pass."""
+    meta = read_meta(root)
+    if meta is not None and meta.get("version") != GENERATOR_VERSION:
+        raise ValueError(f"{root} was made by DigitSeg generator version {meta.get('version')}, "
+                         f"this checkout's is {GENERATOR_VERSION}; regenerate it with: python "
+                         f"tools/generate_digitseg.py --root {root}")
+
+
 def read_digit_records(root: str | os.PathLike, split: str) -> dict[str, list[Digit]]:
     """Per image stem, the digits pasted on it in painting order (sources, boxes, colours)."""
     data = json.loads((Path(root) / f"digits_{split}.json").read_text())

@@ -3,6 +3,7 @@ from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 from mmengine import fileio
 
+from .digitseg import check_generator_version
 from .digitseg_dataset import GENERATE_HINT
 from .metainfo import DIGIT_CLASSES, DIGIT_PALETTE
 
@@ -20,8 +21,11 @@ class DigitSegCocoDataset(CocoDataset):
     METAINFO = dict(classes=DIGIT_CLASSES, palette=DIGIT_PALETTE)
 
     def load_data_list(self) -> list[dict]:
-        """Fail with the missing path and how to create it when the file is absent."""
+        """Fail with the missing path and how to create it when the file is absent, or with
+        the versions when another generator version made the data."""
         if not fileio.exists(self.ann_file, backend_args=self.backend_args):
             raise FileNotFoundError(f"DigitSeg COCO file {self.ann_file} does not exist; "
                                     + GENERATE_HINT.format(root=self.data_root or "<data_root>"))
+        if self.data_root:
+            check_generator_version(self.data_root)
         return super().load_data_list()

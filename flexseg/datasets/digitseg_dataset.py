@@ -3,6 +3,7 @@ from mmengine import fileio
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from .digitseg import check_generator_version
 from .metainfo import SEG_CLASSES, SEG_PALETTE
 
 GENERATE_HINT = "generate it with: python tools/generate_digitseg.py --root {root}"
@@ -15,7 +16,8 @@ class DigitSegDataset(BaseSegDataset):
     Typical config: ``data_root='data/digitseg'``,
     ``data_prefix=dict(img_path='images/training', seg_map_path='annotations/training')``.
     A missing folder or an image without its label raises FileNotFoundError naming the path,
-    rather than silently yielding an empty or misaligned dataset.
+    rather than silently yielding an empty or misaligned dataset; a folder made by another
+    version of the generator raises ValueError.
     """
 
     METAINFO = dict(classes=SEG_CLASSES, palette=SEG_PALETTE)
@@ -32,6 +34,8 @@ class DigitSegDataset(BaseSegDataset):
         self._check_dir(img_dir, "image")
         if ann_dir is not None:
             self._check_dir(ann_dir, "annotation")
+        if self.data_root:
+            check_generator_version(self.data_root)
         data_list = super().load_data_list()
         if not data_list:
             raise FileNotFoundError(f"no '*{self.img_suffix}' images in {img_dir}; "

@@ -1,4 +1,5 @@
 """DigitSegDataset loads the ADE-layout labels unchanged and fails loudly on bad input."""
+import json
 import shutil
 
 import cv2
@@ -60,3 +61,18 @@ def test_empty_image_folder_is_an_error(tmp_path):
         (tmp_path / sub).mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="no '\\*.jpg' images"):
         _build(tmp_path)
+
+
+def test_data_of_another_generator_version_is_refused_naming_both(small_set, tmp_path):
+    from flexseg.datasets import GENERATOR_VERSION
+    from flexseg.datasets.digitseg import META_FILE
+
+    root = tmp_path / "old"
+    shutil.copytree(small_set.root, root)
+    meta = json.loads((root / META_FILE).read_text())
+    (root / META_FILE).write_text(json.dumps({**meta, "version": GENERATOR_VERSION - 1}))
+    with pytest.raises(ValueError, match=f"{root} was made by DigitSeg generator version "
+                       f"{GENERATOR_VERSION - 1}, this checkout's is {GENERATOR_VERSION}; "
+                       "regenerate it with: python tools/generate_digitseg.py"):
+        _build(root)
+    assert len(_build(small_set.root)) == small_set.params.num_val  # the current one loads
