@@ -20,6 +20,7 @@ from flexseg.compat import (adapt_config_to_device, add_resume_hooks,
                             make_local_writes_atomic)
 from flexseg.compat.amp import AMP_DTYPES, enable_amp
 from flexseg.compat.distributed import collective_timeout
+from flexseg.budget.ddp import budget_ddp_wrapper
 from flexseg.compat.task_match import check_dataset_task
 from flexseg.datasets.unreadable import CONFIG_KEY as SKIP_UNREADABLE, handle_unreadable_samples
 
@@ -93,6 +94,8 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get("work_dir") is None:
         cfg.work_dir = str(Path("work_dirs") / path.stem)
+    if args.launcher != "none":
+        cfg.model_wrapper_cfg = budget_ddp_wrapper(cfg)
     adapt_config_to_device(cfg)
     init_cpu_distributed(args.launcher, collective_timeout(cfg))
     allow_mmengine_checkpoints()

@@ -1,8 +1,10 @@
 """Budget-aware training: the space of choices with their costs, samplers and training loops.
 
-Importing this package registers ``BudgetIterBasedTrainLoop``, ``BudgetEpochBasedTrainLoop`` and
-``BudgetLogProcessor`` in mmengine's root registries, visible from mmseg and mmdet scopes.
+Importing this package registers ``BudgetIterBasedTrainLoop``, ``BudgetEpochBasedTrainLoop``,
+``BudgetLogProcessor`` and ``BudgetDistributedDataParallel`` in mmengine's root registries,
+visible from mmseg and mmdet scopes.
 """
+from .ddp import BudgetDistributedDataParallel
 from .log_processor import BudgetLogProcessor
 from .loop import BudgetEpochBasedTrainLoop, BudgetIterBasedTrainLoop
 from .samplers import (STRATEGIES, CategoricalSampler, ChoiceSampler, SandwichSampler,
@@ -10,7 +12,7 @@ from .samplers import (STRATEGIES, CategoricalSampler, ChoiceSampler, SandwichSa
 from .space import BudgetEntry, BudgetSpace, build_budget_space, default_image_hw, format_table
 
 __all__ = [
-    "STRATEGIES", "BudgetEntry", "BudgetEpochBasedTrainLoop", "BudgetIterBasedTrainLoop",
+    "STRATEGIES", "BudgetDistributedDataParallel", "BudgetEntry", "BudgetEpochBasedTrainLoop", "BudgetIterBasedTrainLoop",
     "BudgetLogProcessor", "BudgetSpace", "CategoricalSampler", "ChoiceSampler",
     "SandwichSampler", "build_budget_space", "build_sampler", "default_image_hw",
     "format_table", "ros_groups",

@@ -30,9 +30,10 @@
   ``eval_choice``: the largest choice of the (restricted) space unless an id is given.
 - Every iteration logs the trained GFLOPs as the scalar ``budget/gflops`` (summed over the
   sandwich's sub-networks) and the choice id(s) as runtime info ``budget/choice``.
-- DDP: if choices use different parameters (``params(choice)`` differs), the model wrapper
-  needs ``find_unused_parameters=True``; the loop refuses to start otherwise. FlexiViT's
-  choices all use every parameter, so it does not need it.
+- DDP: the tools wrap distributed models in ``BudgetDistributedDataParallel``, whose
+  ``find_unused_parameters`` and ``static_graph`` follow the parameters each choice leaves
+  unused (``flexseg.budget.ddp``); the loop refuses to start with settings that would fail
+  mid-run.
 """
 from __future__ import annotations
 
@@ -59,16 +60,25 @@ SAMPLER_KEYS = ("strategy", "seed", "gap_gflops", "weights", "num_random", "min_
                 "max_gflops", "num_choices")
 
 
-def check_ddp_unused_parameters(model: nn.Module, backbone: FlexibleBackbone,
-                                space: BudgetSpace) -> None:
-    """DDP without ``find_unused_parameters`` hangs or fails when a choice skips parameters."""
-    if not isinstance(model, DistributedDataParallel) or model.find_unused_parameters:
+def check_ddp_settings(model: nn.Module, backbone: FlexibleBackbone, space: BudgetSpace,
+                       one_backward_per_step: bool) -> None:
+    """DDP settings that would fail mid-run: no search for unused parameters while a choice
+    leaves some unused (a hang or an error at the next step), a static graph while the choices
+    leave different parameters unused or a step runs several backward passes."""
+    if not isinstance(model, DistributedDataParallel):
         return
-    counts = {entry.id: backbone.params(entry.choice) for entry in space}
-    if len(set(counts.values())) > 1:
-        raise ValueError(f"the choices use different numbers of backbone parameters ({counts}); "
-                         "DDP needs find_unused_parameters=True (model_wrapper_cfg or the "
-                         "top-level find_unused_parameters key)")
+    unused = {entry.id: backbone.unused_parameters(entry.choice) for entry in space}
+    fix = "(model_wrapper_cfg; 'auto' chooses: flexseg.budget.ddp)"
+    if model.static_graph and not one_backward_per_step:
+        raise ValueError(f"DDP's static_graph=True cannot accumulate the several sub-networks "
+                         f"of a step (no_sync); set static_graph=False {fix}")
+    if model.static_graph and len(set(unused.values())) > 1:
+        raise ValueError(f"the choices leave different parameters unused; DDP needs "
+                         f"static_graph=False and find_unused_parameters=True {fix}")
+    if not model.static_graph and not model.find_unused_parameters and any(unused.values()):
+        counts = {choice: len(names) for choice, names in unused.items() if names}
+        raise ValueError(f"choices leave backbone parameters unused ({counts}); DDP needs "
+                         f"find_unused_parameters=True {fix}")
 
 
 @dataclass(frozen=True)
@@ -136,7 +146,9 @@ class BudgetTraining:
         image_hw = self.image_hw or default_image_hw(runner.cfg)
         space = build_budget_space(runner.model, image_hw)
         self.plan, self.eval_entry = self.resolve(space, runner.seed)
-        check_ddp_unused_parameters(runner.model, self.backbone, space)
+        plan = self.plan
+        check_ddp_settings(runner.model, self.backbone, space, plan.teacher_entry is None
+                           and len(plan.sampler.draw(0)) == 1)
         if self.distill_cfg is not None:
             self.distiller = self._build_distiller()
         self._log_setup()

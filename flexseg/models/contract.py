@@ -52,6 +52,13 @@ class FlexibleBackbone(abc.ABC):
         self.choice(choice)
         return sum(p.numel() for p in self.parameters())
 
+    def unused_parameters(self, choice: Choice | str) -> frozenset[str]:
+        """Names of the trainable parameters a forward pass under ``choice`` leaves without a
+        gradient (default: none). Where these differ between choices, DDP must look for unused
+        parameters every step (``flexseg.budget.ddp``)."""
+        self.choice(choice)
+        return frozenset()
+
     def forward_choices(self, x: torch.Tensor, choices: Sequence[Choice | str],
                         stats: object = None) -> Iterator[tuple[Choice, tuple]]:
         """``(choice, forward(x) under it)`` for every choice, in an order of the backbone's

@@ -267,13 +267,25 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         """Weights the route uses: the first anchor's embeddings, the blocks it runs, and its
         stitching layers and small-anchor level maps as deployed (low-rank update merged)."""
         route = self.choice(choice)
+        total = sum(p.numel() for p in self._route_anchor_parameters(route))
+        return total + sum(layer.deployed_size for layer in self._route_layers(route))
+
+    def unused_parameters(self, choice: Choice | str) -> frozenset[str]:
+        """Trainable parameters outside the route: the other anchor's embeddings, blocks it
+        skips, stitching layers and level maps it does not pass."""
+        route = self.choice(choice)
+        used = {id(p) for p in self._route_anchor_parameters(route)}
+        used.update(id(p) for layer in self._route_layers(route) for p in layer.parameters())
+        return frozenset(name for name, p in self.named_parameters()
+                         if p.requires_grad and id(p) not in used)
+
+    def _route_anchor_parameters(self, route: Route) -> Iterator[nn.Parameter]:
+        """The first anchor's embeddings and the blocks of every segment."""
         first = self.anchor(route.segments[0].anchor)
-        total = sum(p.numel() for name, p in first.named_parameters()
+        yield from (p for name, p in first.named_parameters()
                     if not name.startswith(("blocks.", "norm.")))
         for segment in route.segments:
-            blocks = self.anchor(segment.anchor).blocks[segment.start:segment.stop]
-            total += sum(p.numel() for p in blocks.parameters())
-        return total + sum(layer.deployed_size for layer in self._route_layers(route))
+            yield from self.anchor(segment.anchor).blocks[segment.start:segment.stop].parameters()
 
     # ----------------------------------------------------------------- forward
     def _route_ops(self, route: Route) -> list[tuple]:
