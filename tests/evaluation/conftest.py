@@ -1,5 +1,6 @@
 """A tiny FlexiViT segmentor (patch 4/8/16, output stride 8), an untrained checkpoint of it and
 a helper that builds an in-process Runner for it on the small DigitSeg set."""
+import time
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,9 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     """Random weights, perturbed so that every choice predicts a different label map."""
     torch.manual_seed(0)
     model = build_segmentor(tiny_cfg())
-    # init_weights logs to the newest logger; one of its own, not a finished test's (whose file
-    # handler may be closed)
-    MMLogger.get_instance("tiny_checkpoint")
+    # init_weights logs to the newest logger: a new one of its own (a name used before would
+    # return that older logger), not a finished test's, whose file handler may be closed
+    MMLogger.get_instance(f"tiny_checkpoint_{time.time_ns()}")
     model.init_weights()
     with torch.no_grad():
         for param in model.backbone.parameters():

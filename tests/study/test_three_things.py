@@ -1,7 +1,7 @@
-"""The "three things" study end to end on a tiny setting: a fine-tuning at a higher resolution
-that needs its base model, the base model evaluated at that size, a masked-patch pretraining
-of the hMLP stem and its fine-tuning at every patch size, the memory measurements, the report,
-and a second run that redoes nothing."""
+"""The "three things" study on a tiny setting: a masked-patch pretraining of the hMLP stem and its
+fine-tuning at every patch size, the report, and a second run that redoes nothing, end to end;
+the resolution jobs' configs (the base model fine-tuned at a higher size); the memory
+measurements."""
 import json
 import os
 import subprocess
@@ -30,25 +30,30 @@ def _shared_weights(path):
 
 def _study(tmp_path, options, shared, *extra):
     cmd = [PYTHON, SCRIPT, "--root", str(tmp_path / "study"), "--out", str(tmp_path / "docs"),
-           "--iters", "2", "--ft-iters", "2", "--pretrain-steps", "2", "--parallel", "1",
-           "--shared-weights", str(shared), "--quick-measurements",
-           "--only", "res-128-attn,mim-hmlp-ft", *extra,
-           "--pretrain-options", *PRETRAIN_OPTIONS, "--cfg-options", *options]
+           "--iters", "2", "--pretrain-steps", "2", "--parallel", "1",
+           "--shared-weights", str(shared), "--quick-measurements", "--only", "mim-hmlp-ft",
+           *extra, "--pretrain-options", *PRETRAIN_OPTIONS, "--cfg-options", *options]
     return subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=1200)
 
 
-def test_tiny_three_things_study(tmp_path, small_digitseg):
+def _script():
+    """The study script as a module (it lives outside the package)."""
+    import importlib.util
+    import sys
+
+    if "three_things" not in sys.modules:  # its dataclasses look their module up there
+        spec = importlib.util.spec_from_file_location("three_things", REPO / SCRIPT)
+        sys.modules["three_things"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["three_things"])
+    return sys.modules["three_things"]
+
+
+def test_tiny_masked_hmlp_study_and_its_report(tmp_path, small_digitseg):
     shared = _shared_weights(tmp_path / "shared.pth")
     options = quick_run_options(small_digitseg, max_iters=2)
     result = _study(tmp_path, options, shared)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     study = tmp_path / "study"
-    assert f"loaded {shared}" in (study / "res-base/train.log").read_text()
-    fine_tune = (study / "res-128-attn/config.py").read_text()
-    assert f"load_from = '{study}/res-base/final.pth'" in fine_tune
-    assert "'attn_only': True" in fine_tune and "'size': (128, 128)" in fine_tune
-    at_128 = json.loads((study / "res-base/at-128/multibudget_test.json").read_text())
-    assert at_128["image_hw"] == [128, 128]
     # The masked pretraining wrote an hMLP backbone that the fine-tuning loaded.
     pretrained = json.loads((study / "pretrained/mim-hmlp.json").read_text())
     assert pretrained["backbone"]["stem"] == "hmlp"
@@ -59,14 +64,41 @@ def test_tiny_three_things_study(tmp_path, small_digitseg):
     docs = tmp_path / "docs"
     report = (docs / "three_things.md").read_text()
     assert "## 1. Parallel blocks" in report and "## 3. hMLP stem" in report
-    assert "| 128 px | attention only |" in report
     assert "| p4 | – |" in report  # the linear stem did not run; the hMLP one did
     assert not report.split("| p4 | – |")[1].startswith(" – |")
-    measured = json.loads((docs / "three_things/measurements.json").read_text())
-    assert set(measured["memory"]["128"]) == {"all", "attention-only", "all, checkpointed",
-                                              "attention-only, checkpointed"}
     assert (docs / "three_things/hmlp_masked.png").read_bytes().startswith(b"\x89PNG")
 
     again = _study(tmp_path, options, shared)
     assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
     assert "training" not in again.stdout and "pretraining" not in again.stdout
+
+
+def test_resolution_jobs_fine_tune_the_base_model_at_their_size(tmp_path):
+    from mmengine.config import Config
+
+    from flexseg.study.jobs import _write_config
+
+    jobs = {job.name: job for job in _script().resolution_jobs(1300, 400, "shared.pth")}
+    base = jobs["res-base"]
+    assert [e.tag for e in base.evals] == ["eval", "at-96", "at-128"]
+    base_cfg = Config.fromfile(_write_config(tmp_path / "res-base/config.py",
+                                             REPO / base.config, base.overrides, tmp_path))
+    assert base_cfg.model.backbone.init_cfg.checkpoint == "shared.pth"
+    for name, attn_only in (("res-128-attn", True), ("res-128-all", False)):
+        job = jobs[name]
+        assert job.needs == ("res-base",)
+        cfg = Config.fromfile(_write_config(tmp_path / name / "config.py", REPO / job.config,
+                                            job.overrides, tmp_path))
+        assert cfg.load_from == f"{tmp_path}/res-base/final.pth"
+        assert cfg.model.backbone.attn_only is attn_only
+        assert cfg.model.backbone.init_cfg is None  # the base model's weights, not shared.pth
+        resize = [t for t in cfg.train_dataloader.dataset.pipeline if t["type"] == "Resize"]
+        assert resize and tuple(resize[0]["scale"]) == (128, 128)
+        assert cfg.train_cfg.max_iters == 400
+
+
+def test_memory_is_measured_for_every_variant_at_both_sizes():
+    measured = _script().measure_memory(quick=True)
+    variants = {"all", "attention-only", "all, checkpointed", "attention-only, checkpointed"}
+    assert set(measured) == {"96", "128"}
+    assert all(set(by_variant) == variants for by_variant in measured.values())
