@@ -2,7 +2,9 @@
 
 A stitching layer is an affine map fitted once by least squares on real features of both
 networks, then frozen; what trains is its bias and a low-rank (LoRA) update ``B A`` of the
-map. ``B`` starts at zero, so right after the fit the layer is exactly the least-squares map.
+map, scaled by ``lora_alpha / lora_rank`` as in LoRA (SN-Netv2 keeps LoRA's default
+``lora_alpha=1``: the update of a rank-16 layer counts 1/16). ``B`` starts at zero, so right
+after the fit the layer is exactly the least-squares map.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checks import is_int
+from .checks import is_int, is_number
 from .eval_cache import EvalCache
 
 
@@ -51,7 +53,8 @@ class AffineLeastSquares:
 
 
 class StitchingLayer(nn.Module):
-    """``x -> x (W + B A)^T + b``: a frozen fitted ``W`` (buffer); ``b``, ``A``, ``B`` train.
+    """``x -> x (W + s B A)^T + b``: a frozen fitted ``W`` (buffer); ``b``, ``A``, ``B`` train;
+    ``s = lora_alpha / lora_rank``.
 
     ``fitted`` (a buffer, so it travels with checkpoints) records whether ``W`` and ``b`` hold a
     least-squares fit; until then ``W`` is zero. ``lora_rank=0`` trains the bias only. Whenever
@@ -59,7 +62,8 @@ class StitchingLayer(nn.Module):
     matrix multiplication per token.
     """
 
-    def __init__(self, in_dim: int, out_dim: int, lora_rank: int) -> None:
+    def __init__(self, in_dim: int, out_dim: int, lora_rank: int,
+                 lora_alpha: float = 1.0) -> None:
         super().__init__()
         limit = min(in_dim, out_dim)
         if not is_int(lora_rank) or not 0 <= lora_rank <= limit:
@@ -67,7 +71,12 @@ class StitchingLayer(nn.Module):
                              f"of a {in_dim} -> {out_dim} stitching layer), got {lora_rank!r}")
         self.in_dim = in_dim
         self.out_dim = out_dim
+        if not is_number(lora_alpha) or lora_alpha <= 0:
+            raise ValueError(f"lora_alpha must be a positive number (the update is scaled by "
+                             f"lora_alpha / lora_rank), got {lora_alpha!r}")
         self.lora_rank = lora_rank
+        self.lora_alpha = float(lora_alpha)
+        self.lora_scaling = self.lora_alpha / lora_rank if lora_rank else 0.0
         self.register_buffer("weight", torch.zeros(out_dim, in_dim))
         self.register_buffer("fitted", torch.tensor(False))
         self.bias = nn.Parameter(torch.zeros(out_dim))
@@ -98,10 +107,11 @@ class StitchingLayer(nn.Module):
         if self.lora_a is None:
             return self.weight
         return self._merged.get("weight", [self.weight, self.lora_a, self.lora_b],
-                                lambda: self.weight + self.lora_b @ self.lora_a)
+                                lambda: self.weight + self.lora_scaling * (self.lora_b @ self.lora_a))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.merged_weight(), self.bias)
 
     def extra_repr(self) -> str:
-        return f"{self.in_dim} -> {self.out_dim}, lora_rank={self.lora_rank}"
+        return (f"{self.in_dim} -> {self.out_dim}, lora_rank={self.lora_rank}, "
+                f"lora_alpha={self.lora_alpha:g}")

@@ -10,10 +10,14 @@ train, together with both anchors.
 Dense outputs, whatever the route: one map per ``out_indices`` entry, each with the large
 anchor's width ``out_channels`` and stride ``out_stride``. Level indices count small-anchor
 blocks; level ``i`` is the state after small block ``i``, or after large block
-``ratio * (i + 1) - 1`` when the route is in the large anchor there (routes change anchor only
-between such positions, so every level is well defined). A small-anchor state goes through the
-level's own stitching layer into the large anchor's width (fitted the same way). Maps are
-resampled to the fixed stride as in FlexiViT (``layers.grid.resample_to_stride``).
+``large_out_indices[i]`` (default ``ratio * (i + 1) - 1``; any block of the group
+``ratio * i .. ratio * (i + 1) - 1``, e.g. SN-Netv2's 9, 14, 19, 23 beside small 4, 7, 9, 11)
+when the route is in the large anchor there (routes change anchor only between groups, so every
+level is well defined). A small-anchor state goes into the large anchor's width through the
+small -> large stitching layer leaving that block (``level_maps='stitch'``, as SN-Netv2 does;
+the last block gets one such layer of its own) or through a layer fitted for the level alone
+(``'separate'``). Maps are resampled to the fixed stride as in FlexiViT
+(``layers.grid.resample_to_stride``).
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from mmengine.model import BaseModule
 
 from flexseg.layers import (BlockShape, KeptTokens, blocks_flops, check_keep_options,
                             maps_at_stride, to_2tuple, token_grid_size, vit_flops)
-from flexseg.layers.checks import check_int, check_list
+from flexseg.layers.checks import check_int, check_list, is_int
 from flexseg.layers.precision import float32_island
 from flexseg.layers.grid import FIT_MODES, resample_flops, stride_grid_size, token_map
 from flexseg.layers.size import Size2d
@@ -36,11 +40,13 @@ from flexseg.models.contract import Choice, FlexibleBackbone, format_ids
 from flexseg.models.flexivit import FlexiViT
 from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step, keep_step,
                                         run_ops, shared_prefix_outputs)
-from flexseg.models.stitch_routes import (LARGE, ROUTE_KINDS, SMALL, Route, enumerate_routes,
+from flexseg.models.stitch_routes import (LARGE, ROUTE_KINDS, SMALL, Route, Stitch,
+                                          enumerate_routes,
                                           stitch_ratio)
 from flexseg.registry import register_model
 
 # Anchor settings the stitched model fixes for both anchors.
+LEVEL_MAP_MODES = ("stitch", "separate")
 SHARED_KEYS = ("img_size", "patch_size", "patch_sizes", "in_chans", "fit", "out_indices",
                "out_stride", "final_norm", "frozen", "attn_only", "keep_points", "keep_rates",
                "keep_score", "with_cp")
@@ -80,15 +86,24 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             one); the stitching layers of every route of ``routes`` are still built, so a
             checkpoint of the whole space loads unchanged.
         lora_rank: rank of the trainable update of every stitching layer (0: bias only).
+        lora_alpha: the update is scaled by ``lora_alpha / lora_rank`` (SN-Netv2: LoRA's
+            default 1, so a rank-16 update counts 1/16).
         out_indices: small-anchor block index of each output level (negative counts from the
             end); the last block must be one of them. Default: four evenly spaced levels.
+        large_out_indices: the large-anchor block of each level, within its group (module
+            doc); default the group's last block.
+        level_maps: how a small-anchor level reaches the large width: 'stitch' (the
+            small -> large stitching layer after that block, SN-Netv2) or 'separate' (a layer
+            fitted for the level alone).
         out_stride: stride of every output map; None: the patch size (no resampling).
     """
 
     def __init__(self, small: dict, large: dict, img_size: int | Size2d = 224,
                  patch_size: int = 16, in_chans: int = 3, fit: str = "pad",
                  routes: Sequence[str] = ROUTE_KINDS, boundaries: Sequence[int] | None = None,
-                 lora_rank: int = 16, out_indices: Sequence[int] | None = None,
+                 lora_rank: int = 16, lora_alpha: float = 1.0,
+                 out_indices: Sequence[int] | None = None,
+                 large_out_indices: Sequence[int] | None = None, level_maps: str = "stitch",
                  out_stride: int | None = 16, keep_points: Sequence[int] = (),
                  keep_rates: Sequence[float] = (1.0,), keep_score: str = "cls",
                  choices: Sequence[str] | None = None, with_cp: bool = False,
@@ -96,6 +111,8 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         super().__init__(init_cfg=init_cfg)
         if fit not in FIT_MODES:
             raise ValueError(f"fit must be one of {FIT_MODES}, got {fit!r}")
+        if level_maps not in LEVEL_MAP_MODES:
+            raise ValueError(f"level_maps must be one of {LEVEL_MAP_MODES}, got {level_maps!r}")
         if out_stride is not None:
             check_int("out_stride", out_stride, 1)
         routes = check_list("routes", routes, f"route kinds ({', '.join(ROUTE_KINDS)})")
@@ -118,11 +135,12 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         self.out_stride = out_stride
         self.out_channels = self.large.embed_dim
         self.out_indices = self._resolve_levels(out_indices)
+        self.large_out_indices = self._resolve_large_levels(large_out_indices)
+        self.level_map_mode = level_maps
         # Output level of a block, per anchor.
         self._level_blocks = {
             SMALL: {unit: level for level, unit in enumerate(self.out_indices)},
-            LARGE: {self.ratio * (unit + 1) - 1: level
-                    for level, unit in enumerate(self.out_indices)}}
+            LARGE: {block: level for level, block in enumerate(self.large_out_indices)}}
 
         self.keep_points, keep_rates = check_keep_options(
             keep_points, keep_rates, self.small.depth, keep_score,
@@ -138,13 +156,15 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                                  for route in plain for rate in keep_rates], choices)
         self._stitch_specs = {stitch.key: stitch for route in plain
                               for stitch in route.stitches()}
+        if level_maps == "stitch":
+            self._stitch_specs.update({stitch.key: stitch for stitch in self._level_stitches()})
         self.stitches = nn.ModuleDict({
             key: StitchingLayer(self.anchor(s.source).embed_dim,
-                                self.anchor(s.target).embed_dim, lora_rank)
+                                self.anchor(s.target).embed_dim, lora_rank, lora_alpha)
             for key, s in self._stitch_specs.items()})
         self.level_maps = nn.ModuleList(
-            StitchingLayer(self.small.embed_dim, self.large.embed_dim, lora_rank)
-            for _ in self.out_indices)
+            StitchingLayer(self.small.embed_dim, self.large.embed_dim, lora_rank, lora_alpha)
+            for _ in (self.out_indices if level_maps == "separate" else ()))
         self._active = max(self._space, key=lambda route: self.flops(route, to_2tuple(img_size)))
 
     # ----------------------------------------------------------------- configuration
@@ -178,6 +198,30 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                              "every route reaches an output")
         return resolved
 
+    def _resolve_large_levels(self, indices: Sequence[int] | None) -> list[int]:
+        ratio, depth = self.ratio, self.large.depth
+        if indices is None:
+            return [ratio * (unit + 1) - 1 for unit in self.out_indices]
+        indices = check_list("large_out_indices", indices, "large-anchor block indices")
+        if len(indices) != len(self.out_indices) or not all(
+                is_int(b) and ratio * unit <= b % depth < ratio * (unit + 1)
+                for b, unit in zip(indices, self.out_indices) if -depth <= b < depth):
+            groups = ", ".join(f"{ratio * u}-{ratio * (u + 1) - 1}" for u in self.out_indices)
+            raise ValueError(f"large_out_indices {list(indices)} must give one large-anchor block "
+                             f"per level, each within its level's group ({groups}), so that "
+                             "every route reaches each level exactly once")
+        return [b % depth for b in indices]
+
+    def _level_stitches(self) -> list[Stitch]:
+        """The small -> large stitch leaving each level's small block (SN-Netv2's level maps)."""
+        return [Stitch(SMALL, unit, LARGE, self.ratio * (unit + 1)) for unit in self.out_indices]
+
+    def level_map(self, level: int) -> StitchingLayer:
+        """The layer taking level ``level`` of the small anchor to the large width."""
+        if self.level_map_mode == "separate":
+            return self.level_maps[level]
+        return self.stitches[self._level_stitches()[level].key]
+
     def _check_keeps_global(self) -> None:
         for name, label in ((SMALL, "small"), (LARGE, "large")):
             anchor = self.anchor(name)
@@ -204,7 +248,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
 
     def _route_layers(self, route: Route) -> list[StitchingLayer]:
         layers = [self.stitches[stitch.key] for stitch in route.stitches()]
-        return layers + [self.level_maps[level] for level, anchor in self._level_anchors(route)
+        return layers + [self.level_map(level) for level, anchor in self._level_anchors(route)
                          if anchor == SMALL]
 
     def _level_anchors(self, route: Route) -> list[tuple[int, str]]:
@@ -342,7 +386,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             tokens = state.levels[level]
             patches = tokens[:, self.small.num_prefix_tokens:]
             if anchor == SMALL:
-                patches = self.level_maps[level](patches)
+                patches = self.level_map(level)(patches)
             outputs.append(token_map(patches, state.grid_hw))
         return maps_at_stride(outputs, self.patch_hw, self.out_stride, image_hw)
 
@@ -391,14 +435,15 @@ class StitchedViT(FlexibleBackbone, BaseModule):
 
         ``batches`` yields normalised NCHW images. A stitch from block i of one anchor to
         block j of the other maps the tokens leaving block i onto the tokens entering block j
-        (all tokens, prefix included); a level map maps the small anchor's patch tokens at a
+        (all tokens, prefix included; a level's stitch from the last small block maps onto the
+        large anchor's output); a separate level map maps the small anchor's patch tokens at a
         level onto the large anchor's at the same level. Runs in eval mode (no drop path) and
         in float32 under autocast (an fp32 island); returns the number of images used.
         """
         stitch_fits = {key: AffineLeastSquares(layer.in_dim, layer.out_dim)
                        for key, layer in self.stitches.items()}
         level_fits = [AffineLeastSquares(self.small.embed_dim, self.large.embed_dim)
-                      for _ in self.out_indices]
+                      for _ in self.level_maps]
         prefix = self.small.num_prefix_tokens
         was_training = self.training
         self.eval()
@@ -409,10 +454,10 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                 for key, stitch in self._stitch_specs.items():
                     stitch_fits[key].add(states[stitch.source][stitch.last_block + 1],
                                          states[stitch.target][stitch.first_block])
-                for fit, unit in zip(level_fits, self.out_indices):
-                    position = unit + 1  # after small block ``unit``
-                    fit.add(states[SMALL][position][:, prefix:],
-                            states[LARGE][self.ratio * position][:, prefix:])
+                for fit, unit, block in zip(level_fits, self.out_indices,
+                                            self.large_out_indices):
+                    fit.add(states[SMALL][unit + 1][:, prefix:],
+                            states[LARGE][block + 1][:, prefix:])
                 images += batch.shape[0]
         finally:
             self.train(was_training)

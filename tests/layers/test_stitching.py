@@ -91,7 +91,7 @@ def test_only_bias_and_low_rank_update_train():
     assert torch.equal(layer.weight, fitted_map)
     assert layer.lora_b.abs().sum() > 0
     x = torch.randn(5, 12)
-    merged = layer.weight + layer.lora_b @ layer.lora_a
+    merged = layer.weight + layer.lora_b @ layer.lora_a / 4  # lora_alpha 1, rank 4
     torch.testing.assert_close(layer(x), F.linear(x, merged, layer.bias))
     layer.set_map(fitted_map, torch.zeros(20))  # a new fit starts again from the exact map
     assert torch.equal(layer(x), F.linear(x, fitted_map, torch.zeros(20)))
@@ -106,7 +106,7 @@ def test_eval_output_follows_updates_of_the_low_rank_factors():
         layer.lora_b.add_(0.5)
         after = layer(x)
     assert not torch.allclose(before, after)
-    merged = layer.weight + layer.lora_b @ layer.lora_a
+    merged = layer.weight + layer.lora_b @ layer.lora_a / 4
     torch.testing.assert_close(after, F.linear(x, merged, layer.bias))
 
 
@@ -131,3 +131,26 @@ def test_fit_travels_in_the_state_dict():
     assert bool(fresh.fitted)
     x = torch.randn(3, 12)
     assert torch.equal(fresh(x), layer(x))
+
+
+@pytest.mark.parametrize("alpha, divisor", [(1, 16), (16, 1), (8, 2)])
+def test_low_rank_update_is_scaled_by_alpha_over_rank(alpha, divisor):
+    """LoRA's scaling (SN-Netv2 keeps loralib's lora_alpha=1: a rank-16 update counts 1/16)."""
+    weight, bias, generator = _known_map(20, 24)
+    layer = StitchingLayer(20, 24, 16, lora_alpha=alpha)
+    layer.set_map(weight, bias)
+    with torch.no_grad():
+        layer.lora_b.copy_(torch.randn(24, 16, generator=generator))
+    x = torch.randn(3, 20, dtype=torch.float64)
+    update = layer.lora_b.double() @ layer.lora_a.double()
+    expected = x @ (weight + update / divisor).T + bias
+    torch.testing.assert_close(layer(x.float()).double(), expected, rtol=1e-5, atol=1e-4)
+    with torch.no_grad():  # the merged map cached for inference holds the same scaling
+        torch.testing.assert_close(layer.eval()(x.float()).double(), expected, rtol=1e-5,
+                                   atol=1e-4)
+
+
+@pytest.mark.parametrize("alpha", [0, -1.0, float("nan"), "1"])
+def test_lora_alpha_must_be_positive(alpha):
+    with pytest.raises(ValueError, match="lora_alpha must be a positive number"):
+        StitchingLayer(8, 16, 4, lora_alpha=alpha)

@@ -49,7 +49,7 @@ def test_each_layer_is_the_least_squares_map_between_the_anchors_features():
     large block 3); ``l3-s2`` the reverse; level map i maps the small anchor's patch tokens
     after small block ``out_indices[i]`` onto the large anchor's after large block
     ``2 (out_indices[i] + 1) - 1``."""
-    model = _model().eval()
+    model = _model(level_maps="separate").eval()
     images = _batches()
     assert model.fit_stitches(images) == 12
     small, large = _block_outputs(model.small, images), _block_outputs(model.large, images)
@@ -64,6 +64,47 @@ def test_each_layer_is_the_least_squares_map_between_the_anchors_features():
         torch.testing.assert_close(model.level_maps[level].weight, weight, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(model.level_maps[level].bias, bias, rtol=1e-4, atol=1e-4)
     assert model.stitches_fitted
+
+
+def test_small_anchor_levels_reuse_the_small_to_large_stitch_by_default():
+    """SN-Netv2's level maps: level i of the small anchor goes through the stitch leaving small
+    block ``out_indices[i]`` for large block ``2 (out_indices[i] + 1)`` (the same module the
+    routes use); the last block gets its own, fitted onto the large anchor's output."""
+    model = _model().eval()
+    assert len(model.level_maps) == 0
+    assert model.level_map(0) is model.stitches["s0-l2"]
+    assert model.level_map(1) is model.stitches["s2-l6"]
+    model.fit_stitches(_batches())
+    small, large = _block_outputs(model.small, _batches()), _block_outputs(model.large,
+                                                                           _batches())
+    weight, bias = _least_squares(small[2], large[5])  # every token, prefix included
+    torch.testing.assert_close(model.stitches["s2-l6"].weight, weight, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(model.stitches["s2-l6"].bias, bias, rtol=1e-4, atol=1e-4)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        model.activate("S")
+        level = model(x)[1]
+        after = _block_outputs(model.small, [x])[2][:, 1:]
+    expected = model.stitches["s2-l6"](after).transpose(1, 2).reshape(1, 24, 4, 4)
+    torch.testing.assert_close(level, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_large_out_indices_choose_the_large_block_of_each_level():
+    """SN-Netv2's DeiT-III S/L levels (L 9, 14, 19, 23 beside S 4, 7, 9, 11) in miniature: a
+    level may take any block of its large-anchor group, and a route reaches each level once."""
+    model = _model(large_out_indices=(0, 5))
+    assert model.large_out_indices == [0, 5]
+    x = torch.randn(1, 3, 32, 32)
+    model.fit_stitches(_batches(1))
+    with torch.no_grad():
+        model.eval().activate("L")
+        first = model(x)[0]
+        after = _block_outputs(model.large, [x])[0][:, 1:]
+    torch.testing.assert_close(first, after.transpose(1, 2).reshape(1, 24, 4, 4), rtol=1e-5,
+                               atol=1e-5)
+    for bad in [(2, 5), (0,), (1, 3)]:
+        with pytest.raises(ValueError, match="within its level's group"):
+            _model(large_out_indices=bad)
 
 
 def test_after_the_fit_routes_do_not_depend_on_the_low_rank_factor_a():

@@ -33,7 +33,8 @@ def test_a_stitched_model_of_12_block_small_anchor_offers_134_choices(large_dept
                         patch_size=8, lora_rank=1)
     assert [route.id for route in model.space()] == [
         route.id for route in enumerate_routes(12, large_depth)]
-    assert len(model.stitches) == 2 * 11  # one layer per boundary and direction
+    # one layer per boundary and direction, and SN-Netv2's level map of the last small block
+    assert len(model.stitches) == 2 * 11 + 1 and "s11-l" + str(large_depth) in model.stitches
 
 
 @pytest.mark.parametrize("large_depth", [24, 12])
