@@ -57,7 +57,7 @@ from .train_step import budget_train_step
 
 GFLOPS_SCALAR = "train/budget/gflops"
 SAMPLER_KEYS = ("strategy", "seed", "gap_gflops", "weights", "num_random", "min_gflops",
-                "max_gflops", "num_choices")
+                "max_gflops", "num_choices", "ros_grouping")
 
 
 def check_ddp_settings(model: nn.Module, backbone: FlexibleBackbone, space: BudgetSpace,
@@ -188,7 +188,8 @@ class BudgetTraining:
             lines.append(f"distillation: {self.distill_cfg}; {teacher}")
         gap = self.sampler_cfg.get("gap_gflops")
         if gap is not None:
-            groups = ros_groups(sampler.space, gap)
+            groups = ros_groups(sampler.space, gap,
+                                self.sampler_cfg.get("ros_grouping") or "greedy")
             lines.append("ROS groups: " + "  ".join(
                 "[" + " ".join(entry.id for entry in group) + "]" for group in groups))
         if not isinstance(self.runner.log_processor, BudgetLogProcessor):

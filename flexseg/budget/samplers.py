@@ -7,10 +7,13 @@ sequence of an uninterrupted one; a sampler keeps no state to save.
 Strategies:
 
 - ``uniform``: every choice equally often.
-- ``ros``: SN-Netv2's resource-constrained sampling. The space is cut into fixed-width GFLOPs
-  bins ``[g_min + k * gap, g_min + (k + 1) * gap)`` anchored at the cheapest choice; a
-  non-empty bin is drawn uniformly, then a choice inside it uniformly, so crowded cost ranges
-  do not dominate training.
+- ``ros``: SN-Netv2's resource-constrained sampling. The space is cut into GFLOPs groups; a
+  group is drawn uniformly, then a choice inside it uniformly, so crowded cost ranges do not
+  dominate training. ``ros_grouping='greedy'`` (default) is SN-Netv2's rule: walk the choices
+  from the cheapest, and open a new group at the first choice more than ``gap`` GFLOPs above
+  the current group's reference (its first choice; 0 for the first group, as the released
+  code starts from 0). ``'bins'``: fixed-width bins ``[g_min + k * gap, g_min + (k + 1) * gap)``
+  anchored at the cheapest choice.
 - ``weighted``: probabilities proportional to user weights, one per choice id.
 - ``sandwich``: the once-for-all / BigNAS rule: the largest and the smallest choice plus
   ``num_random`` distinct random choices strictly between them, trained together in one
@@ -32,6 +35,7 @@ from flexseg.layers.checks import check_int, is_int, is_number
 from .space import BudgetEntry, BudgetSpace
 
 STRATEGIES = ("uniform", "ros", "weighted", "sandwich")
+ROS_GROUPINGS = ("greedy", "bins")
 DEFAULT_NUM_RANDOM = 2  # BigNAS's sandwich: smallest, largest and two random children
 
 
@@ -96,19 +100,43 @@ class SandwichSampler(ChoiceSampler):
         return (self.space[-1], self.space[0], *(middle[int(i)] for i in picks))
 
 
-def ros_groups(space: BudgetSpace, gap_gflops: float) -> list[list[BudgetEntry]]:
-    """Non-empty fixed-width GFLOPs bins of width ``gap_gflops`` from the cheapest choice."""
+def ros_groups(space: BudgetSpace, gap_gflops: float,
+               grouping: str = "greedy") -> list[list[BudgetEntry]]:
+    """The ROS groups of ``space``, cheapest first (module doc: 'greedy' or 'bins')."""
     if not is_number(gap_gflops) or gap_gflops <= 0:
         raise ValueError(f"gap_gflops must be a positive number, got {gap_gflops!r}")
+    if grouping not in ROS_GROUPINGS:
+        raise ValueError(f"ros_grouping must be one of {', '.join(ROS_GROUPINGS)}, got "
+                         f"{grouping!r}")
+    if grouping == "greedy":
+        return _greedy_groups(space, gap_gflops)
     bins: dict[int, list[BudgetEntry]] = {}
     for entry in space:
         bins.setdefault(int((entry.gflops - space[0].gflops) // gap_gflops), []).append(entry)
     return [bins[key] for key in sorted(bins)]
 
 
-def ros_probabilities(space: BudgetSpace, gap_gflops: float) -> np.ndarray:
+def _greedy_groups(space: BudgetSpace, gap_gflops: float) -> list[list[BudgetEntry]]:
+    """SN-Netv2's grouping: a new group when a choice exceeds the reference by more than gap."""
+    groups: list[list[BudgetEntry]] = []
+    current: list[BudgetEntry] = []
+    reference = 0.0
+    for entry in space:  # cheapest first
+        if abs(entry.gflops - reference) > gap_gflops:
+            if current:
+                groups.append(current)
+            current, reference = [entry], entry.gflops
+        else:
+            current.append(entry)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def ros_probabilities(space: BudgetSpace, gap_gflops: float,
+                      grouping: str = "greedy") -> np.ndarray:
     """P(choice) = 1 / (number of groups * size of its group)."""
-    groups = ros_groups(space, gap_gflops)
+    groups = ros_groups(space, gap_gflops, grouping)
     share = {entry.id: 1.0 / (len(groups) * len(group)) for group in groups for entry in group}
     return np.array([share[entry.id] for entry in space])
 
@@ -137,17 +165,20 @@ def weighted_probabilities(space: BudgetSpace, weights: Mapping[str, float]) -> 
 def build_sampler(space: BudgetSpace, strategy: str = "uniform", seed: int = 0, *,
                   gap_gflops: float | None = None, weights: Mapping[str, float] | None = None,
                   num_random: int | None = None, num_choices: int = 1,
+                  ros_grouping: str | None = None,
                   min_gflops: float | None = None,
                   max_gflops: float | None = None) -> ChoiceSampler:
     """A sampler for ``strategy`` over ``space`` restricted to ``[min_gflops, max_gflops]``.
 
-    ``gap_gflops`` is required by and only accepted with 'ros', ``weights`` with 'weighted',
+    ``gap_gflops`` is required by and only accepted with 'ros' (``ros_grouping`` too, default
+    'greedy'), ``weights`` with 'weighted',
     ``num_random`` (default 2) with 'sandwich'; ``num_choices`` with all but 'sandwich'.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown sampling strategy {strategy!r}; allowed: "
                          f"{', '.join(STRATEGIES)}")
-    options = dict(gap_gflops=("ros", gap_gflops), weights=("weighted", weights),
+    options = dict(gap_gflops=("ros", gap_gflops), ros_grouping=("ros", ros_grouping),
+                   weights=("weighted", weights),
                    num_random=("sandwich", num_random))
     for name, (owner, value) in options.items():
         if value is not None and strategy != owner:
@@ -162,8 +193,9 @@ def build_sampler(space: BudgetSpace, strategy: str = "uniform", seed: int = 0, 
     if strategy == "ros":
         if gap_gflops is None:
             raise ValueError("strategy 'ros' needs gap_gflops (the width of its GFLOPs groups)")
-        return CategoricalSampler(space, seed, ros_probabilities(space, gap_gflops),
-                                  num_choices)
+        return CategoricalSampler(
+            space, seed, ros_probabilities(space, gap_gflops, ros_grouping or "greedy"),
+            num_choices)
     if strategy == "weighted":
         if weights is None:
             raise ValueError("strategy 'weighted' needs weights={choice id: weight}")

@@ -37,20 +37,42 @@ def test_uniform_draws_every_choice_equally_often(space):
     assert _frequencies_match(counts, {i: 1 / 6 for i in space.ids()}, DRAWS)
 
 
-def test_ros_groups_are_fixed_width_bins_from_the_cheapest_choice(space):
-    groups = ros_groups(space, gap_gflops=5.0)  # bins [1, 6), [6, 11), ..., [26, 31)
+def test_ros_bins_are_fixed_width_bins_from_the_cheapest_choice(space):
+    groups = ros_groups(space, 5.0, "bins")  # bins [1, 6), [6, 11), ..., [26, 31)
     assert [[e.id for e in group] for group in groups] == [
         ["p32", "p24", "p20", "p16"], ["p12"], ["p8"]]
     edge = make_space({16: 1.0, 12: 6.0})  # 6.0 opens the second bin
-    assert len(ros_groups(edge, gap_gflops=5.0)) == 2
+    assert len(ros_groups(edge, 5.0, "bins")) == 2
     # Bins, not chains: neighbours 3 GFLOPs apart still split at the bin edge.
     chain = make_space({16: 1.0, 12: 4.0, 8: 7.0})
-    assert [[e.id for e in g] for g in ros_groups(chain, 5.0)] == [["p16", "p12"], ["p8"]]
-    assert len(ros_groups(space, gap_gflops=100.0)) == 1
+    assert [[e.id for e in g] for g in ros_groups(chain, 5.0, "bins")] == [["p16", "p12"],
+                                                                          ["p8"]]
+    assert len(ros_groups(space, 100.0, "bins")) == 1
+
+
+def test_ros_default_is_sn_netv2_greedy_grouping():
+    """SN-Netv2's rule, worked by hand (gap 10): the reference starts at 0, so 3 and 8 share
+    the first group; 12 is more than 10 above 0 and opens a group with reference 12; 14 joins
+    it; 25 is 13 above 12 and opens the next; 26 joins; 40 opens the last. Fixed-width bins
+    from the cheapest (3) would cut the same costs as [3 8 12] [14] [25 26] [40]."""
+    costs = make_space({32: 3.0, 24: 8.0, 20: 12.0, 16: 14.0, 12: 25.0, 10: 26.0, 8: 40.0})
+    ids = lambda groups: [[e.id for e in g] for g in groups]  # noqa: E731
+    assert ids(ros_groups(costs, 10.0)) == [["p32", "p24"], ["p20", "p16"], ["p12", "p10"],
+                                            ["p8"]]
+    assert ids(ros_groups(costs, 10.0, "bins")) == [["p32", "p24", "p20"], ["p16"],
+                                                    ["p12", "p10"], ["p8"]]
+    # A choice exactly gap above the reference stays in its group (the rule is "more than").
+    assert ids(ros_groups(make_space({16: 4.0, 12: 10.0, 8: 20.0}), 10.0)) == [
+        ["p16", "p12"], ["p8"]]
+    # The first group is measured from 0, not from the cheapest choice.
+    assert ids(ros_groups(make_space({16: 4.0, 12: 12.0}), 10.0)) == [["p16"], ["p12"]]
+    assert ids(ros_groups(make_space({16: 14.0, 12: 22.0}), 10.0)) == [["p16", "p12"]]
+    with pytest.raises(ValueError, match="ros_grouping must be one of greedy, bins"):
+        ros_groups(costs, 10.0, "fixed")
 
 
 def test_ros_draws_groups_uniformly_then_choices_uniformly_inside(space):
-    counts = _draw_ids(build_sampler(space, "ros", seed=2, gap_gflops=5.0))
+    counts = _draw_ids(build_sampler(space, "ros", seed=2, gap_gflops=5.0, ros_grouping="bins"))
     group_of = {"p32": "cheap", "p24": "cheap", "p20": "cheap", "p16": "cheap",
                 "p12": "middle", "p8": "dear"}
     group_counts = Counter()
