@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import (attention_only, flexivit_timm, flops_count, gemm, latency_rank, memory,
+from . import (attention_only, compile, flexivit_timm, flops_count, gemm, latency_rank, memory,
                multibudget, parallel_blocks, preprocessing, pricing, shared_prefix, step_spread,
                train_step)
 from .report import Row
@@ -38,6 +38,7 @@ FIGURES = (
            parallel_blocks.run),
     Figure("ATTN", "attention-only vs all-weights fine-tuning, training memory",
            attention_only.run),
+    Figure("CMP", "torch.compile vs eager, training step; graphs per choice", compile.run),
 )
 
 

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-UNITS = {"x": "{:.3f}×", "rho": "ρ {:.2f}", "s": "{:.1f} s"}
+UNITS = {"x": "{:.3f}×", "rho": "ρ {:.2f}", "s": "{:.1f} s", "graphs": "{:.0f} graphs"}
 SYMBOLS = {"<=": "≤", ">=": "≥"}
-SUFFIXES = {"x": "×", "rho": "", "s": " s"}
+SUFFIXES = {"x": "×", "rho": "", "s": " s", "graphs": " graphs"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Goal:
 @dataclass
 class Row:
     """One measured figure. ``value`` is in ``unit`` ('x' a ratio, 'rho' a rank correlation,
+    'graphs' a count of compiled graphs,
     's' seconds); ``note`` is the short context shown in the table; ``details`` go to JSON."""
 
     figure: str

@@ -15,12 +15,13 @@ import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import MODELS, init_default_scope
 
+from flexseg.budget.compile import check_backend
+from flexseg.budget.ddp import budget_ddp_wrapper
 from flexseg.compat import (adapt_config_to_device, add_resume_hooks,
                             allow_mmengine_checkpoints, init_cpu_distributed,
                             make_local_writes_atomic)
 from flexseg.compat.amp import AMP_DTYPES, enable_amp
 from flexseg.compat.distributed import collective_timeout
-from flexseg.budget.ddp import budget_ddp_wrapper
 from flexseg.compat.task_match import check_dataset_task
 from flexseg.datasets.unreadable import CONFIG_KEY as SKIP_UNREADABLE, handle_unreadable_samples
 
@@ -73,6 +74,25 @@ def apply_amp_args(cfg: Config, args: argparse.Namespace, train: bool) -> None:
     """``--amp``/``--amp-dtype`` into ``cfg`` (after every other change to its loops)."""
     if args.amp or args.amp_dtype:
         enable_amp(cfg, args.amp_dtype, train)
+
+
+def add_compile_args(parser: argparse.ArgumentParser) -> None:
+    """``--compile`` and ``--compile-backend`` (flexseg.budget.compile)."""
+    parser.add_argument("--compile", action="store_true", help="torch.compile the backbone, "
+                        "neck and heads (one graph per choice and training/evaluation)")
+    parser.add_argument("--compile-backend", metavar="NAME",
+                        help="torch.compile backend of --compile (implies it; default "
+                        "inductor), e.g. aot_eager")
+
+
+def apply_compile_args(cfg: Config, args: argparse.Namespace) -> None:
+    """``--compile``/``--compile-backend`` into ``cfg``: a ``CompileHook``, replacing any."""
+    if not (args.compile or args.compile_backend):
+        return
+    backend = args.compile_backend or "inductor"
+    check_backend(backend)
+    hooks = [hook for hook in cfg.get("custom_hooks") or [] if hook.get("type") != "CompileHook"]
+    cfg.custom_hooks = [*hooks, dict(type="CompileHook", backend=backend)]
 
 
 def load_config(args: argparse.Namespace) -> Config:

@@ -1,7 +1,7 @@
 """Evaluate a checkpoint of an MMSegmentation or MMDetection config.
 
     python tools/test.py CONFIG CHECKPOINT [--out DIR|FILE.pkl] [--show-dir DIR] [--cfg-options k=v]
-        [--amp [--amp-dtype float16|bfloat16]]
+        [--amp [--amp-dtype float16|bfloat16]] [--compile [--compile-backend NAME]]
 
 Models with a flexible backbone can be evaluated at several compute budgets in one pass:
 
@@ -19,7 +19,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import flexseg.evaluation  # noqa: F401  (registers the multi-budget loops)
-from flexseg.cli import add_amp_args, add_common_args, apply_amp_args, load_config, run_cli
+from flexseg.cli import (add_amp_args, add_common_args, add_compile_args, apply_amp_args,
+                         apply_compile_args, load_config, run_cli)
 from flexseg.compat.checkpoint_fit import check_checkpoint_fits
 from flexseg.deploy.choose import pick_by_latencies, profile_space
 from flexseg.deploy.latency import load_profile_for
@@ -43,6 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--wait-time", type=float, default=2, help="seconds between shown images")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation")
     add_amp_args(parser, "the test loop")
+    add_compile_args(parser)
     budgets = parser.add_argument_group(
         "multi-budget evaluation (flexible backbones; one pass, one metric set per choice)")
     budgets.add_argument("--choices", help="all, pareto (needs --results) or ids, e.g. p8,p16")
@@ -129,6 +131,7 @@ def main() -> None:
     resolve_latency_budgets(args)
     enable_multi_budget(cfg, args)
     apply_amp_args(cfg, args, train=False)
+    apply_compile_args(cfg, args)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.out:

@@ -1,7 +1,7 @@
 """Train an MMSegmentation or MMDetection model from a config file.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp [--amp-dtype D]]
-        [--cfg-options k=v]
+        [--compile [--compile-backend NAME]] [--cfg-options k=v]
 """
 import argparse
 from pathlib import Path
@@ -9,7 +9,8 @@ from pathlib import Path
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from flexseg.cli import add_amp_args, add_common_args, apply_amp_args, load_config, run_cli
+from flexseg.cli import (add_amp_args, add_common_args, add_compile_args, apply_amp_args,
+                         apply_compile_args, load_config, run_cli)
 from flexseg.compat.resume import resume_checkpoint
 
 
@@ -20,6 +21,7 @@ def parse_args() -> argparse.Namespace:
                         help="resume from CKPT, or from the latest checkpoint in the work dir "
                         "when no path is given")
     add_amp_args(parser, "training steps and multi-budget validation")
+    add_compile_args(parser)
     parser.add_argument("--auto-scale-lr", action="store_true",
                         help="scale the learning rate by the total batch size")
     add_common_args(parser)
@@ -30,6 +32,7 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args)
     apply_amp_args(cfg, args, train=True)
+    apply_compile_args(cfg, args)
     if args.resume == "auto":
         cfg.resume, cfg.load_from = True, resume_checkpoint(cfg.work_dir)
     elif args.resume is not None:

@@ -16,6 +16,7 @@ import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.structures import BaseDataElement
 
+from flexseg.budget.compile import eager_forwards
 from flexseg.layers import explicit_attention, float32_island
 from flexseg.layers.size import Size2d
 from flexseg.models.contract import unwrap
@@ -74,7 +75,7 @@ def count_flops_outside_backbone(model: nn.Module, image_hw: Size2d) -> int:
     minus what it attributes to the backbone (whose count misses fused attention and includes
     one-off derived weights, so the backbone is costed analytically instead)."""
     forward = InferenceForward(model, image_hw)
-    with torch.no_grad(), eval_mode(forward), float32_island():
+    with torch.no_grad(), eval_mode(forward), float32_island(), eager_forwards(model):
         analyzer = _analyzer(forward)
         return int(analyzer.total() - analyzer.total(BACKBONE_SCOPE))
 
@@ -85,7 +86,8 @@ def count_flops_explicitly(model: nn.Module, image_hw: Size2d) -> tuple[int, int
     backbone derives from its weights (resized kernels, merged stitching maps): the
     independent count the analytic backbone FLOPs are checked against."""
     forward = InferenceForward(model, image_hw)
-    with torch.no_grad(), eval_mode(forward), explicit_attention(forward), float32_island():
+    with torch.no_grad(), eval_mode(forward), explicit_attention(forward), float32_island(), \
+            eager_forwards(model):
         forward(forward.synthetic_images())
         analyzer = _analyzer(forward)
         return int(analyzer.total()), int(analyzer.total(BACKBONE_SCOPE))

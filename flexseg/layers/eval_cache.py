@@ -7,7 +7,7 @@ and device/dtype moves all change the stamp, so a stale entry is never returned.
 the input (a position embedding per token grid, so per image size), so the least recently used
 entries are dropped beyond ``MAX_ENTRIES``: a long evaluation over images of many sizes keeps
 its memory flat. Under ``torch.export`` tracing an entry an eager pass made is reused as a
-constant (``_exported``).
+constant (``_exported``); under ``torch.compile`` the derivation is part of the graph.
 """
 from __future__ import annotations
 
@@ -39,6 +39,10 @@ class EvalCache:
     def get(self, key: Hashable, sources: Sequence[torch.Tensor],
             compute: Callable[[], torch.Tensor]) -> torch.Tensor:
         if torch.is_grad_enabled() and any(t.requires_grad for t in sources):
+            return compute()
+        if torch.compiler.is_compiling() and not torch.compiler.is_exporting():
+            # torch.compile: stamps (data_ptr) break the graph and a growing memo recompiles
+            # it, so the derivation is traced into the graph instead.
             return compute()
         # Inference-mode tensors cannot be reused outside inference mode: keep them apart.
         full_key = (key, torch.is_inference_mode_enabled())

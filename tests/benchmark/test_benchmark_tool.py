@@ -16,7 +16,7 @@ from tests.conftest import REPO
 # Rows per figure in a quick run.
 EXPECTED = {"P1": 2, "P2": 6, "P2s": 9, "P3a": 1, "P3b": 4, "PRE": 1, "P4": 6, "P5": 2,
             "P6": 2, "MEM": 2, "PRICE": 1, "PAR": 1,
-            "ATTN": 2}
+            "ATTN": 2, "CMP": 2}
 
 
 def _run_tool(*args: str) -> str:
