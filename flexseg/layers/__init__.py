@@ -17,14 +17,15 @@ from .pi_resize import bilinear_resize, bilinear_resize_matrix, pi_resize_kernel
 from .pos_embed import resample_pos_embed
 from .precision import float32_island
 from .size import Size2d
-from .token_keep import KEEP_SCORES, KeptTokens, check_keep_options, keep_count
+from .token_keep import (KEEP_SCORES, KeptTokens, check_keep_options, check_keep_rule,
+                         keep_count)
 from .window import check_window_options
 
 __all__ = [
     "KEEP_SCORES", "Attention", "BlockShape", "Block", "DropPath", "EvalCache", "FlexiPatchEmbed",
     "HMLPStem", "KeptTokens", "LayerNorm2d", "LayerScale", "Mlp", "ParallelBlock", "Size2d",
     "attention_flops", "bilinear_resize", "bilinear_resize_matrix", "block_flops", "blocks_flops",
-    "check_keep_options", "check_window_options", "explicit_attention",
+    "check_keep_options", "check_keep_rule", "check_window_options", "explicit_attention",
     "fit_to_patch_grid", "float32_island", "hmlp_stem_flops", "importance_flops", "keep_count",
     "linear_patch_embed_flops", "maps_at_stride", "mlp_flops", "pi_resize_kernel",
     "resample_pos_embed", "resample_to_stride", "stride_grid_size", "to_2tuple", "token_grid_size",

@@ -29,6 +29,16 @@ def _drop(prob: float) -> nn.Module:
     return DropPath(prob) if prob > 0 else nn.Identity()
 
 
+def _both_halves(block: nn.Module, x: torch.Tensor, importance: str | None,
+                 grid_hw: tuple[int, int] | None
+                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """A whole block: ``attend`` then ``feed_forward`` (with the scores, if asked)."""
+    attended = block.attend(x, importance, grid_hw)
+    if importance is None:
+        return block.feed_forward(attended)
+    return block.feed_forward(attended[0]), attended[1]
+
+
 class Block(nn.Module):
     """``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``, with optional layer scale."""
 
@@ -46,16 +56,26 @@ class Block(nn.Module):
         self.ls2 = _scale(dim, layer_scale_init)
         self.drop_path2 = _drop(drop_path)
 
-    def forward(self, x: torch.Tensor, importance: str | None = None,
-                grid_hw: tuple[int, int] | None = None
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``importance`` also returns the attention's token importance (``Attention``)."""
+    def attend(self, x: torch.Tensor, importance: str | None = None,
+               grid_hw: tuple[int, int] | None = None
+               ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The attention half, ``x + attn(norm1(x))`` (a keep point may prune after it);
+        ``importance`` also returns the attention's token importance (``Attention``)."""
         attended = self.attn(self.norm1(x), importance, grid_hw)
         if importance is not None:
             attended, scores = attended
         x = x + self.drop_path1(self.ls1(attended))
-        x = x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
         return x if importance is None else (x, scores)
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The MLP half, ``x + mlp(norm2(x))``."""
+        return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+
+    def forward(self, x: torch.Tensor, importance: str | None = None,
+                grid_hw: tuple[int, int] | None = None
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Both halves; ``importance`` also returns the attention's token importance."""
+        return _both_halves(self, x, importance, grid_hw)
 
 
 def _branch(dim: int, layer_name: str, layer: nn.Module, drop_path: float,
@@ -115,7 +135,14 @@ class ParallelBlock(nn.Module):
     def forward(self, x: torch.Tensor, importance: str | None = None,
                 grid_hw: tuple[int, int] | None = None
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``importance`` also returns the token importance averaged over the branches."""
+        """Both halves; ``importance`` also returns the token importance averaged over the
+        branches."""
+        return _both_halves(self, x, importance, grid_hw)
+
+    def attend(self, x: torch.Tensor, importance: str | None = None,
+               grid_hw: tuple[int, int] | None = None
+               ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The attention branches summed into ``x`` (a keep point may prune after them)."""
         batch, tokens, dim = x.shape
         branches = self.num_parallel
         attention = self.attns[0].attn
@@ -128,10 +155,15 @@ class ParallelBlock(nn.Module):
         mixed = attention.attend(q, k, v, grid_hw)  # (B, n * heads, T, d)
         x = x + self._summed(mixed.transpose(1, 2).reshape(batch, tokens, branches, dim),
                              fused, self.attns)
-        fused = self._fused_weights("mlp")
-        hidden = F.gelu(F.linear(F.layer_norm(x, (dim,), eps=self.ffns[0].norm.eps),
-                                 fused.in_weight, fused.in_bias))
-        x = x + self._summed(hidden.reshape(batch, tokens, branches, -1), fused, self.ffns)
         if importance is None:
             return x
         return x, attention_importance(q, k, importance)  # the mean over every branch's heads
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The MLP branches summed into ``x``."""
+        batch, tokens, dim = x.shape
+        fused = self._fused_weights("mlp")
+        hidden = F.gelu(F.linear(F.layer_norm(x, (dim,), eps=self.ffns[0].norm.eps),
+                                 fused.in_weight, fused.in_bias))
+        return x + self._summed(hidden.reshape(batch, tokens, self.num_parallel, -1), fused,
+                                self.ffns)

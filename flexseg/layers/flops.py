@@ -14,7 +14,7 @@ from typing import Sequence
 
 from .grid import token_grid_size
 from .size import Size2d
-from .token_keep import kept_token_counts
+from .token_keep import kept_patches
 from .window import window_matmul_flops
 
 
@@ -81,25 +81,32 @@ class BlockShape:
 
 
 def blocks_flops(blocks: Sequence[BlockShape], grid_hw: Size2d, num_prefix_tokens: int,
-                 keep_rate: float = 1.0, keep_score: str = "cls") -> int:
+                 keep_rate: float = 1.0, keep_score: str = "cls", keep_site: str = "attention",
+                 keep_base: str = "tokens") -> int:
     """A sequence of blocks (one ViT's, or a stitched route's segments in turn) over the
     ``grid_hw`` patch tokens plus the prefix. When ``keep_rate < 1`` the patch tokens are
-    pruned after each global block marked ``keeps_after`` (its scores counted); windowed blocks
-    process every token of the grid (``layers.window``)."""
-    points = [index for index, block in enumerate(blocks)
-              if keep_rate < 1 and block.keeps_after and block.window_size is None]
-    counts = kept_token_counts(grid_hw[0] * grid_hw[1], len(blocks), points, keep_rate)
+    pruned at each global block marked ``keeps_after`` (its scores counted), between its
+    attention and MLP (``keep_site='attention'``) or after it ('block'), keeping
+    ``token_keep.kept_patches``; windowed blocks process every token of the grid
+    (``layers.window``)."""
+    patches = grid_hw[0] * grid_hw[1]
+    prefix = num_prefix_tokens
     total = 0
-    for index, (block, count) in enumerate(zip(blocks, counts)):
+    for block in blocks:
         if block.window_size is not None:
-            total += windowed_block_flops(grid_hw, num_prefix_tokens, block.dim,
-                                          block.mlp_hidden_dim, block.window_size,
-                                          block.num_parallel)
+            total += windowed_block_flops(grid_hw, prefix, block.dim, block.mlp_hidden_dim,
+                                          block.window_size, block.num_parallel)
             continue
-        tokens = count + num_prefix_tokens
-        total += block_flops(tokens, block.dim, block.mlp_hidden_dim, block.num_parallel)
-        if index in points:
-            total += block.num_parallel * importance_flops(tokens, block.dim, keep_score)
+        tokens = patches + prefix
+        if not (keep_rate < 1 and block.keeps_after):
+            total += block_flops(tokens, block.dim, block.mlp_hidden_dim, block.num_parallel)
+            continue
+        kept = kept_patches(patches, keep_rate, prefix, keep_base)
+        mlp_tokens = kept + prefix if keep_site == "attention" else tokens
+        total += block.num_parallel * (attention_flops(tokens, block.dim)
+                                       + importance_flops(tokens, block.dim, keep_score)
+                                       + mlp_flops(mlp_tokens, block.dim, block.mlp_hidden_dim))
+        patches = kept
     return total
 
 
@@ -108,9 +115,11 @@ def vit_flops(image_hw: Size2d, patch_hw: Size2d, *, embed_dim: int, depth: int,
               num_parallel: int = 1, stem: str = "linear", fit: str = "pad",
               keep_points: Sequence[int] = (), keep_rate: float = 1.0,
               keep_score: str = "cls", window_size: int | None = None,
-              global_indices: Sequence[int] = (), hmlp_patch: Size2d = (16, 16)) -> int:
+              global_indices: Sequence[int] = (), hmlp_patch: Size2d = (16, 16),
+              keep_site: str = "attention", keep_base: str = "tokens") -> int:
     """Multiply-adds of a ViT backbone for one image, on the (padded or cropped) token grid,
-    with token keeping after ``keep_points`` at ``keep_rate`` (``token_keep``) and windowed
+    with token keeping at ``keep_points`` at ``keep_rate`` (``token_keep``; ``keep_site``,
+    ``keep_base``) and windowed
     attention outside ``global_indices`` when ``window_size`` is set (``layers.window``);
     ``hmlp_patch``: the hMLP stem's native patch size."""
     grid_hw = token_grid_size(image_hw, patch_hw, fit)
@@ -123,4 +132,5 @@ def vit_flops(image_hw: Size2d, patch_hw: Size2d, *, embed_dim: int, depth: int,
     blocks = [BlockShape(embed_dim, mlp_hidden_dim, num_parallel,
                          None if window_size is None or index in global_indices else window_size,
                          index in keep_points) for index in range(depth)]
-    return embed + blocks_flops(blocks, grid_hw, num_prefix_tokens, keep_rate, keep_score)
+    return embed + blocks_flops(blocks, grid_hw, num_prefix_tokens, keep_rate, keep_score,
+                                keep_site, keep_base)

@@ -1,8 +1,12 @@
 """Token keeping for dense prediction (SuperViT's pruning, with the dropped tokens kept).
 
 At a keep point the patch tokens still being processed are ranked by an importance score and
-only the top ``ceil(rate * n)`` go on through the later blocks (rates compound: three keep
-points at 0.5 leave n/8). A dense head needs every grid position, so dropped tokens are not
+only the top ones go on through the later blocks (rates compound: three keep points at 0.5
+leave about n/8). SuperViT's rule is the default: the keep point lies inside its block, between
+the attention (whose scores rank the tokens) and the MLP (``keep_site='attention'``), and
+``ceil(rate * (n + prefix))`` patch tokens stay, the rate applying to every token the block
+processes, prefix included (``keep_base='tokens'``). ``keep_site='block'`` prunes after the
+whole block instead, and ``keep_base='patches'`` keeps ``ceil(rate * n)``. A dense head needs every grid position, so dropped tokens are not
 lost: each is carried with the value it had when it was dropped and put back at its grid
 position whenever a full map is needed (``restore``). Prefix tokens (class, registers) always
 stay.
@@ -23,6 +27,8 @@ import torch
 from .checks import check_list, is_int, is_number
 
 KEEP_SCORES = ("cls", "received")
+KEEP_SITES = ("attention", "block")
+KEEP_BASES = ("tokens", "patches")
 
 
 def keep_count(tokens: int, rate: float) -> int:
@@ -30,15 +36,20 @@ def keep_count(tokens: int, rate: float) -> int:
     return max(1, math.ceil(round(rate * tokens, 9)))
 
 
-def kept_token_counts(tokens: int, depth: int, keep_points: Sequence[int],
-                      rate: float) -> list[int]:
-    """Patch tokens each of ``depth`` blocks processes when pruning after every keep point."""
-    counts = []
-    for index in range(depth):
-        counts.append(tokens)
-        if index in keep_points:
-            tokens = keep_count(tokens, rate)
-    return counts
+def kept_patches(patches: int, rate: float, num_prefix_tokens: int, base: str) -> int:
+    """Patch tokens left of ``patches`` at a keep point (module doc), never more than there
+    were: ``ceil(rate * (patches + prefix))`` for base 'tokens', ``ceil(rate * patches)``
+    for 'patches'."""
+    counted = patches + num_prefix_tokens if base == "tokens" else patches
+    return min(patches, keep_count(counted, rate))
+
+
+def check_keep_rule(site: str, base: str) -> None:
+    """Where a keep point prunes and what its rate counts, with the values allowed."""
+    if site not in KEEP_SITES:
+        raise ValueError(f"keep_site must be one of {KEEP_SITES}, got {site!r}")
+    if base not in KEEP_BASES:
+        raise ValueError(f"keep_base must be one of {KEEP_BASES}, got {base!r}")
 
 
 def check_keep_options(keep_points: Sequence[int], keep_rates: Sequence[float], depth: int,
@@ -88,11 +99,13 @@ class KeptTokens:
 
     One instance per forward pass. ``positions`` (B, n) holds the grid positions of the
     processed patch tokens (None: all of them); ``carried`` (B, N, D) the latest value of
-    every patch token, valid at the dropped positions.
+    every patch token, valid at the dropped positions. ``base``: what a rate counts (module
+    doc).
     """
 
-    def __init__(self, num_prefix_tokens: int) -> None:
+    def __init__(self, num_prefix_tokens: int, base: str = "tokens") -> None:
         self.num_prefix = num_prefix_tokens
+        self.base = base
         self.positions: torch.Tensor | None = None
         self.carried: torch.Tensor | None = None
 
@@ -105,9 +118,9 @@ class KeptTokens:
         return torch.cat([prefix, self.carried.scatter(1, index, patches)], dim=1)
 
     def prune(self, tokens: torch.Tensor, scores: torch.Tensor, rate: float) -> torch.Tensor:
-        """Keep the prefix and the top ``ceil(rate * n)`` patch tokens by ``scores`` (B, T)."""
+        """Keep the prefix and the top patch tokens by ``scores`` (B, T) (``kept_patches``)."""
         patches = tokens[:, self.num_prefix:]
-        kept = keep_count(patches.shape[1], rate)
+        kept = kept_patches(patches.shape[1], rate, self.num_prefix, self.base)
         if kept >= patches.shape[1]:
             return tokens
         self.carried = self.restore(tokens)[:, self.num_prefix:]

@@ -26,7 +26,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTokens,
-                            ParallelBlock, check_keep_options,
+                            ParallelBlock, check_keep_options, check_keep_rule,
                             check_window_options, fit_to_patch_grid, maps_at_stride,
                             pi_resize_kernel, resample_pos_embed, to_2tuple, vit_flops)
 from flexseg.layers.checks import check_int, check_list, check_number, check_size
@@ -35,8 +35,9 @@ from flexseg.layers.grid import (FIT_MODES, resample_flops, stride_grid_size, to
 from flexseg.layers.size import Size2d
 from flexseg.models.checkpoint import StateDict, load_pretrained
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids, with_keep_rate
-from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step, keep_step,
-                                        run_ops, shared_prefix_outputs)
+from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step,
+                                        keep_block_ops, keep_step, run_ops,
+                                        shared_prefix_outputs)
 from flexseg.registry import register_model
 
 PAPER_PATCH_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)
@@ -116,6 +117,10 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         keep_rates: fractions kept at each keep point; the space is every patch size times
             every rate (ids ``p16``, ``p16-k0.7``).
         keep_score: token importance, 'cls' (class-token attention) or 'received'.
+        keep_site: where a keep point prunes: 'attention' (inside the block, between its
+            attention and MLP, SuperViT) or 'block' (after the whole block).
+        keep_base: what a rate counts: 'tokens' (``ceil(r (n + prefix))`` patch tokens stay,
+            SuperViT) or 'patches' (``ceil(r n)``).
         window_size: windowed attention (ViTDet) within squares of this many tokens in every
             block but ``global_indices``, at every patch size (``layers.window``: padding
             masked, prefix tokens shared). None: every block global.
@@ -139,7 +144,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                  out_stride: int | None = 16,
                  final_norm: bool = False, frozen: bool = False, attn_only: bool = False,
                  keep_points: Sequence[int] = (), keep_rates: Sequence[float] = (1.0,),
-                 keep_score: str = "cls", window_size: int | None = None,
+                 keep_score: str = "cls", keep_site: str = "attention",
+                 keep_base: str = "tokens", window_size: int | None = None,
                  global_indices: Sequence[int] = (), with_cp: bool = False,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -169,6 +175,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         self.keep_points, keep_rates = check_keep_options(keep_points, keep_rates, depth,
                                                           keep_score, class_token)
         self.keep_score = keep_score
+        check_keep_rule(keep_site, keep_base)
+        self.keep_site, self.keep_base = keep_site, keep_base
         self.window_size, self.global_indices = check_window_options(
             window_size, global_indices, depth, self.keep_points)
         self.with_cp = with_cp
@@ -298,7 +306,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                          num_prefix_tokens=self.num_prefix_tokens,
                          num_parallel=self.num_parallel, stem=self.stem, fit=self.fit,
                          keep_points=self.keep_points, keep_rate=choice.keep_rate,
-                         keep_score=self.keep_score, window_size=self.window_size,
+                         keep_score=self.keep_score, keep_site=self.keep_site,
+                         keep_base=self.keep_base, window_size=self.window_size,
                          global_indices=self.global_indices,
                          hmlp_patch=self.patch_embed.patch_size)
 
@@ -344,9 +353,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         """The choice as operations (``prefix_tree``): embed, blocks 0..last, keep steps."""
         ops: list[tuple] = [("embed", choice.patch_hw)]
         for index in range(last + 1):
-            ops.append(("block", index))
-            if choice.keep_rate < 1 and index in self.keep_points:
-                ops.append((KEEP_OP, choice.keep_rate))
+            ops += keep_block_ops(index, index in self.keep_points, choice.keep_rate,
+                                  self.keep_site)
         return ops
 
     def _run_op(self, op: tuple, state: PassState | None, following: Sequence[tuple],
@@ -356,12 +364,14 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         tokens from the blocks)."""
         if op[0] == "embed":
             tokens, grid_hw = self.embed(x, op[1])
-            return PassState(tokens, KeptTokens(self.num_prefix_tokens), grid_hw, {})
+            return PassState(tokens, KeptTokens(self.num_prefix_tokens, self.keep_base), grid_hw,
+                             {})
         if op[0] == KEEP_OP:
             return keep_step(state, op[1])
-        index = op[1]
-        return block_step(state, self.blocks[index], following, self.keep_score,
-                          index if index in levels else None, self.with_cp)
+        part, index = op
+        level = index if index in levels and part != "attn" else None
+        return block_step(state, self.blocks[index], following, self.keep_score, level,
+                          self.with_cp, part)
 
     def _encode(self, x: torch.Tensor, indices: Sequence[int],
                 run_all: bool) -> tuple[dict[int, torch.Tensor], torch.Tensor, Size2d]:

@@ -24,6 +24,9 @@ State = TypeVar("State")
 Output = TypeVar("Output")
 _ENDS = object()  # key of a node's list of choices whose sequence ends there
 KEEP_OP = "keep"  # first element of a token-keeping operation, ("keep", rate)
+# What of a block an operation runs: all of it, or the attention or MLP half around a keep
+# point inside the block (``token_keep``: SuperViT prunes between them).
+BLOCK_PARTS = ("block", "attn", "mlp")
 
 
 @dataclass
@@ -91,9 +94,10 @@ def run_ops(ops: Sequence[Op], apply: Callable[[Op, State | None, list[Op]], Sta
 
 
 def block_step(state: PassState, block: nn.Module, following: Sequence[Op], keep_score: str,
-               level: Hashable | None, with_cp: bool = False) -> PassState:
-    """Run a block; compute importance scores if a keep step follows it in the tree; take the
-    level map ``level`` (every token restored to its position) unless it is None.
+               level: Hashable | None, with_cp: bool = False, part: str = "block") -> PassState:
+    """Run a block (or its ``part``, from ``BLOCK_PARTS``); compute importance scores if a keep
+    step follows it in the tree; take the level map ``level`` (every token restored to its
+    position) unless it is None.
     ``with_cp`` recomputes the block's activations in the backward pass instead of storing
     them (activation checkpointing), when gradients are being recorded. A windowed block
     (``window_size`` set) gets the token grid and processes every token, dropped ones included:
@@ -105,10 +109,12 @@ def block_step(state: PassState, block: nn.Module, following: Sequence[Op], keep
     every_token = windowed and kept.positions is not None
     if every_token:
         tokens = kept.restore(tokens)
+    run = {"block": block, "attn": block.attend,
+           "mlp": lambda x, _score, _grid: block.feed_forward(x)}[part]
     if with_cp and torch.is_grad_enabled() and tokens.requires_grad:
-        result = checkpoint(block, tokens, score, grid_hw, use_reentrant=False)
+        result = checkpoint(run, tokens, score, grid_hw, use_reentrant=False)
     else:
-        result = block(tokens, score, grid_hw)
+        result = run(tokens, score, grid_hw)
     tokens, scores = result if score is not None else (result, None)
     if every_token:
         kept = copy.copy(kept)
@@ -117,6 +123,18 @@ def block_step(state: PassState, block: nn.Module, following: Sequence[Op], keep
     if level is not None:
         levels = {**levels, level: kept.restore(tokens)}
     return replace(state, tokens=tokens, kept=kept, levels=levels, scores=scores)
+
+
+def keep_block_ops(index: Hashable, keeps: bool, rate: float, site: str,
+                   prefix: tuple = ()) -> list[tuple]:
+    """One block as operations ``(part, *prefix, index)``: whole, followed by a keep step when
+    it is a keep point (``keeps``) and ``rate < 1``; a keep point with ``site='attention'`` is
+    split into its attention and MLP halves around the keep step, for every rate, so that the
+    keep rates of a choice share its attention."""
+    if keeps and site == "attention":
+        middle = [(KEEP_OP, rate)] if rate < 1 else []
+        return [("attn", *prefix, index), *middle, ("mlp", *prefix, index)]
+    return [("block", *prefix, index)] + ([(KEEP_OP, rate)] if keeps and rate < 1 else [])
 
 
 def keep_step(state: PassState, rate: float) -> PassState:

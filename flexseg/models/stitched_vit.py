@@ -30,6 +30,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from flexseg.layers import (BlockShape, KeptTokens, blocks_flops, check_keep_options,
+                            check_keep_rule,
                             maps_at_stride, to_2tuple, token_grid_size, vit_flops)
 from flexseg.layers.checks import check_int, check_list, is_int
 from flexseg.layers.precision import float32_island
@@ -38,8 +39,9 @@ from flexseg.layers.size import Size2d
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
 from flexseg.models.contract import Choice, FlexibleBackbone, format_ids
 from flexseg.models.flexivit import FlexiViT
-from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step, keep_step,
-                                        run_ops, shared_prefix_outputs)
+from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step,
+                                        keep_block_ops, keep_step, run_ops,
+                                        shared_prefix_outputs)
 from flexseg.models.stitch_routes import (LARGE, ROUTE_KINDS, SMALL, Route, Stitch,
                                           enumerate_routes,
                                           stitch_ratio)
@@ -49,7 +51,7 @@ from flexseg.registry import register_model
 LEVEL_MAP_MODES = ("stitch", "separate")
 SHARED_KEYS = ("img_size", "patch_size", "patch_sizes", "in_chans", "fit", "out_indices",
                "out_stride", "final_norm", "frozen", "attn_only", "keep_points", "keep_rates",
-               "keep_score", "with_cp")
+               "keep_score", "keep_site", "keep_base", "with_cp")
 
 
 def _restrict(space: list[Route], ids: Sequence[str] | None) -> list[Route]:
@@ -106,6 +108,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                  large_out_indices: Sequence[int] | None = None, level_maps: str = "stitch",
                  out_stride: int | None = 16, keep_points: Sequence[int] = (),
                  keep_rates: Sequence[float] = (1.0,), keep_score: str = "cls",
+                 keep_site: str = "attention", keep_base: str = "tokens",
                  choices: Sequence[str] | None = None, with_cp: bool = False,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -146,6 +149,8 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             keep_points, keep_rates, self.small.depth, keep_score,
             self.small.cls_token is not None)
         self.keep_score = keep_score
+        check_keep_rule(keep_site, keep_base)
+        self.keep_site, self.keep_base = keep_site, keep_base
         self.with_cp = with_cp
         # Blocks after which tokens are dropped, per anchor (the same positions as levels).
         self._keep_blocks = {SMALL: set(self.keep_points),
@@ -291,7 +296,8 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                              self._keeps_after(segment.anchor, index, route))
                   for segment in route.segments for anchor in [self.anchor(segment.anchor)]
                   for index in range(segment.start, segment.stop)]
-        total += blocks_flops(blocks, grid_hw, prefix, route.keep_rate, self.keep_score)
+        total += blocks_flops(blocks, grid_hw, prefix, route.keep_rate, self.keep_score,
+                              self.keep_site, self.keep_base)
         for stitch in route.stitches():  # every token, dropped ones included
             layer = self.stitches[stitch.key]
             total += (patches + prefix) * layer.in_dim * layer.out_dim
@@ -339,9 +345,8 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             if stitch is not None:
                 ops.append(("stitch", stitch.key))
             for index in range(segment.start, segment.stop):
-                ops.append(("block", segment.anchor, index))
-                if self._keeps_after(segment.anchor, index, route):
-                    ops.append((KEEP_OP, route.keep_rate))
+                ops += keep_block_ops(index, index in self._keep_blocks[segment.anchor],
+                                      route.keep_rate, self.keep_site, (segment.anchor,))
         return ops
 
     def _run_op(self, op: tuple, state: PassState | None, following: Sequence[tuple],
@@ -353,16 +358,18 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         if kind == "embed":
             anchor = self.anchor(op[1])
             tokens, grid_hw = anchor.embed(x)
-            return PassState(tokens, KeptTokens(anchor.num_prefix_tokens), grid_hw, {})
+            return PassState(tokens, KeptTokens(anchor.num_prefix_tokens, self.keep_base),
+                             grid_hw, {})
         if kind == "stitch":
             kept = copy.copy(state.kept)
             tokens = kept.select(self.stitches[op[1]](state.kept.restore(state.tokens)))
             return replace(state, tokens=tokens, kept=kept, scores=None)
         if kind == KEEP_OP:
             return keep_step(state, op[1])
-        _, anchor, index = op
+        part, anchor, index = op
+        level = None if part == "attn" else self._level_blocks[anchor].get(index)
         return block_step(state, self.anchor(anchor).blocks[index], following, self.keep_score,
-                          self._level_blocks[anchor].get(index), self.with_cp)
+                          level, self.with_cp, part)
 
     def _run(self, x: torch.Tensor, route: Route) -> PassState:
         """The route's operations one after the other."""

@@ -13,8 +13,8 @@ SLIDE = {"model.test_cfg": dict(mode="slide", crop_size=(48, 48), stride=(32, 32
 
 def _block_calls(runner) -> list[int]:
     calls = [0]
-    for block in find_flexible(runner.model).blocks:
-        block.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    for block in find_flexible(runner.model).blocks:  # attention: whole block or its half
+        block.attn.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
     return calls
 
 
@@ -60,10 +60,11 @@ def test_the_pass_reports_what_sharing_saved(tmp_path, small_digitseg, tiny_chec
     runner = make_runner(tmp_path, small_digitseg, tiny_checkpoint,
                          dict(type="MultiBudgetTestLoop", choices=",".join(CHOICES)), **KEEP)
     runner.test()
-    # Two blocks, keep point 0. Per batch the sequences are p8-k0.5 (embed, block, keep,
-    # block), p8 (embed, block, block), p4-k0.5 (4 ops): 11 ops; p8 and p8-k0.5 share
-    # embed and block 0: 9. Three batches of the 8 images; the deepest path holds 4 states.
-    assert "shared prefixes: 27 backbone operations instead of 33 (82%), at most 4 " \
+    # Two blocks, keep point inside block 0 (between its attention and MLP). Per batch the
+    # sequences are p8-k0.5 (embed, attn 0, keep, mlp 0, block 1), p8 (embed, attn 0, mlp 0,
+    # block 1), p4-k0.5 (5 ops): 14 ops; p8 and p8-k0.5 share embed and the attention of
+    # block 0: 12. Three batches of the 8 images; the deepest path holds 5 states.
+    assert "shared prefixes: 36 backbone operations instead of 42 (86%), at most 5 " \
            "intermediate states alive" in logged
 
 

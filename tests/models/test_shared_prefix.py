@@ -16,16 +16,18 @@ def _perturbed(model):
 
 
 def _count_block_calls(model) -> list[int]:
+    """Attention calls: one per block run, whole or its attention half (a keep point inside a
+    block splits it around the keep step)."""
     calls = [0]
     for module in model.modules():
-        if type(module).__name__ == "Block":
+        if type(module).__name__ == "Attention":
             module.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
     return calls
 
 
 def _distinct_block_prefixes(sequences) -> int:
     return len({tuple(ops[:i + 1]) for ops in sequences for i, op in enumerate(ops)
-                if op[0] == "block"})
+                if op[0] in ("block", "attn")})
 
 
 def _check(model, choices, sequences):
@@ -43,7 +45,7 @@ def _check(model, choices, sequences):
         for a, b in zip(outputs, shared[choice_id], strict=True):
             assert torch.equal(a, b), choice_id
     assert calls[0] == _distinct_block_prefixes(sequences)
-    assert calls[0] < sum(op[0] == "block" for ops in sequences for op in ops)
+    assert calls[0] < sum(op[0] in ("block", "attn") for ops in sequences for op in ops)
     assert stats.peak_states == max(len(ops) for ops in sequences)
     return calls[0], stats
 
@@ -62,12 +64,14 @@ def test_every_route_of_a_stitched_model_equals_its_own_pass(keep):
     assert stats.ops_run < 0.6 * stats.ops_separately
 
 
-def test_keep_rates_of_a_patch_size_share_the_blocks_before_the_first_keep_point():
+@pytest.mark.parametrize("site", ["attention", "block"])
+def test_keep_rates_of_a_patch_size_share_the_blocks_before_the_first_keep_point(site):
     torch.manual_seed(0)
     model = _perturbed(FlexiViT(img_size=32, patch_size=8, patch_sizes=[8, 16], embed_dim=16,
                                 depth=4, num_heads=2, out_indices=(1, 3), out_stride=8,
-                                keep_points=(1, 2), keep_rates=(1.0, 0.7, 0.5)))
+                                keep_points=(1, 2), keep_rates=(1.0, 0.7, 0.5), keep_site=site))
     choices = model.space()
     calls, _ = _check(model, choices, [model._choice_ops(c, 3) for c in choices])
-    # Per patch size: blocks 0-1 once, then blocks 2-3 for each of the three rates.
+    # Per patch size: the attention of blocks 0-1 once (pruning inside block 1 happens after
+    # its attention), then blocks 2-3 for each of the three rates.
     assert calls == 2 * (2 + 3 * 2)

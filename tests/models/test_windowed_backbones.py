@@ -134,7 +134,7 @@ def test_windowed_blocks_process_dropped_tokens_and_global_blocks_skip_them():
     token, so dropped tokens in the output differ from their value at the keep point; a token
     dropped from global block 3 is not touched by it."""
     model = _flexivit(window_size=2, global_indices=(1, 3), keep_points=(1,),
-                      keep_rates=(1.0, 0.25))
+                      keep_rates=(1.0, 0.25), keep_site="block", keep_base="patches")
     model.activate("p8-k0.25")
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
