@@ -9,7 +9,10 @@ Conventions (pixel (0, 0) is the top-left corner):
   floor(W / p_w)``.
 
 Either way token ``(i, j)`` covers pixels ``[i p_h, (i + 1) p_h) x [j p_w, (j + 1) p_w)``, so
-its centre is at ``((i + 0.5) p_h, (j + 0.5) p_w)``.
+its centre is at ``((i + 0.5) p_h, (j + 0.5) p_w)``. A backbone running at input resolution
+``r`` resizes the image to ``scaled_size`` first; a token then covers ``effective_patch``
+pixels of the original image (a fractional size), and maps at a fixed stride are resampled
+with that size, so they line up with the original image whatever ``r`` is.
 """
 from __future__ import annotations
 
@@ -158,6 +161,31 @@ def _resample_by_matrix(grid: torch.Tensor, patch_hw: Size2d, stride: int,
     rows = _stride_matrix(grid_hw[0], out_hw[0], patch_hw[0], stride).to(grid.device, dtype)
     cols = _stride_matrix(grid_hw[1], out_hw[1], patch_hw[1], stride).to(grid.device, dtype)
     return (rows @ grid.to(dtype) @ cols.T).to(grid.dtype)
+
+
+def scaled_size(image_hw: Size2d, scale: float) -> Size2d:
+    """The input size at resolution ``scale`` of ``image_hw``: each side rounded half up,
+    at least one pixel."""
+    return tuple(max(1, math.floor(side * scale + 0.5)) for side in image_hw)
+
+
+def resize_input(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """An NCHW batch at resolution ``scale`` (``scaled_size``): bilinear, anti-aliased when
+    shrinking, computed in float32 (the image, not learnt features); unchanged at 1."""
+    if scale == 1:
+        return x
+    size = scaled_size((x.shape[-2], x.shape[-1]), scale)
+    return F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False,
+                         antialias=scale < 1).to(x.dtype)
+
+
+def effective_patch(patch_hw: Size2d, image_hw: Size2d, scale: float) -> tuple[float, float]:
+    """The pixels of the original ``image_hw`` image a token covers per axis when the backbone
+    runs on it at resolution ``scale``: ``p * H / H'`` (``patch_hw`` itself at scale 1)."""
+    if scale == 1:
+        return tuple(patch_hw)
+    resized = scaled_size(image_hw, scale)
+    return tuple(p * side / new for p, side, new in zip(patch_hw, image_hw, resized))
 
 
 def maps_at_stride(grids: Sequence[torch.Tensor], patch_hw: Size2d, out_stride: int | None,

@@ -6,6 +6,7 @@ a new kind of flexibility is one new backbone file.
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass
 from typing import Hashable, Iterator, Sequence
 
@@ -91,10 +92,22 @@ class FlexibleBackbone(abc.ABC):
         raise ValueError(f"unknown choice {choice!r}; available: {format_ids(space)}")
 
 
-def with_keep_rate(base_id: str, keep_rate: float) -> str:
-    """The id of a choice in a joint space with token keeping: ``p16`` at keep rate 1,
-    ``p16-k0.7`` otherwise."""
+def with_keep_rate(base_id: str, keep_rate: float, resolution: float = 1.0) -> str:
+    """The id of a choice in a joint space with input resolutions and token keeping: ``p16``
+    at resolution and keep rate 1, ``p16-r0.75``, ``p16-k0.7``, ``p16-r0.75-k0.7``."""
+    if resolution != 1:
+        base_id = f"{base_id}-r{resolution:g}"
     return base_id if keep_rate == 1 else f"{base_id}-k{keep_rate:g}"
+
+
+def check_resolutions(resolutions: Sequence[float]) -> tuple[float, ...]:
+    """Input resolutions of a joint space (fractions of the input size), largest first."""
+    given = list(resolutions) if isinstance(resolutions, (list, tuple)) else None
+    if not given or not all(isinstance(r, (int, float)) and not isinstance(r, bool)
+                            and math.isfinite(r) and 0 < r <= 4 for r in given):
+        raise ValueError(f"resolutions must be a non-empty list of input scales in (0, 4] "
+                         f"(1 = the image as given), got {resolutions!r}")
+    return tuple(sorted({float(r) for r in given}, reverse=True))
 
 
 def format_ids(choices: Sequence[Choice]) -> str:

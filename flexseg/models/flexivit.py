@@ -30,11 +30,12 @@ from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTok
                             check_window_options, fit_to_patch_grid, maps_at_stride,
                             pi_resize_kernel, resample_pos_embed, to_2tuple, vit_flops)
 from flexseg.layers.checks import check_int, check_list, check_number, check_size
-from flexseg.layers.grid import (FIT_MODES, resample_flops, stride_grid_size, token_grid_size,
-                                 token_map)
+from flexseg.layers.grid import (FIT_MODES, effective_patch, resample_flops, resize_input,
+                                 scaled_size, stride_grid_size, token_grid_size, token_map)
 from flexseg.layers.size import Size2d
 from flexseg.models.checkpoint import StateDict, load_pretrained
-from flexseg.models.contract import Choice, FlexibleBackbone, format_ids, with_keep_rate
+from flexseg.models.contract import (Choice, FlexibleBackbone, check_resolutions, format_ids,
+                                    with_keep_rate)
 from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step,
                                         keep_block_ops, keep_step, run_ops,
                                         shared_prefix_outputs)
@@ -45,17 +46,19 @@ PAPER_PATCH_SIZES = (8, 10, 12, 15, 16, 20, 24, 30, 40, 48)
 
 @dataclass(frozen=True)
 class PatchChoice(Choice):
-    """Run the backbone at patch size ``patch_hw`` keeping ``keep_rate`` of the tokens at each
-    keep point; id ``p16`` or ``p12x16`` (height x width), ``p16-k0.7`` with keeping."""
+    """Run the backbone at patch size ``patch_hw`` on the input resized to ``resolution`` of
+    its size, keeping ``keep_rate`` of the tokens at each keep point; id ``p16`` or ``p12x16``
+    (height x width), ``p16-r0.75`` at another resolution, ``p16-k0.7`` with keeping."""
 
     patch_hw: Size2d
     keep_rate: float = 1.0
+    resolution: float = 1.0
 
     @property
     def id(self) -> str:
         height, width = self.patch_hw
         return with_keep_rate(f"p{height}" if height == width else f"p{height}x{width}",
-                              self.keep_rate)
+                              self.keep_rate, self.resolution)
 
 
 def _check_sizes(**settings) -> None:
@@ -115,7 +118,10 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             keeping, ``layers.token_keep``); dropped tokens return, with the value they had,
             in every output map.
         keep_rates: fractions kept at each keep point; the space is every patch size times
-            every rate (ids ``p16``, ``p16-k0.7``).
+            every resolution times every rate (ids ``p16``, ``p16-k0.7``).
+        resolutions: input resolutions, as fractions of the input size: the backbone resizes
+            its input (bilinear, ``layers.grid.resize_input``) before the patch embedding, and
+            its maps still line up with the original image (ids ``p16-r0.75``).
         keep_score: token importance, 'cls' (class-token attention) or 'received'.
         keep_site: where a keep point prunes: 'attention' (inside the block, between its
             attention and MLP, SuperViT) or 'block' (after the whole block).
@@ -145,7 +151,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                  final_norm: bool = False, frozen: bool = False, attn_only: bool = False,
                  keep_points: Sequence[int] = (), keep_rates: Sequence[float] = (1.0,),
                  keep_score: str = "cls", keep_site: str = "attention",
-                 keep_base: str = "tokens", window_size: int | None = None,
+                 keep_base: str = "tokens", resolutions: Sequence[float] = (1.0,),
+                 window_size: int | None = None,
                  global_indices: Sequence[int] = (), with_cp: bool = False,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -180,7 +187,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         self.window_size, self.global_indices = check_window_options(
             window_size, global_indices, depth, self.keep_points)
         self.with_cp = with_cp
-        self._space = self._build_space(patch_sizes, img_size, keep_rates)
+        self._space = self._build_space(patch_sizes, img_size, check_resolutions(resolutions),
+                                        keep_rates)
 
         if stem == "linear":
             self.patch_embed = FlexiPatchEmbed(to_2tuple(patch_size), in_chans, embed_dim)
@@ -229,6 +237,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         return [index % self.depth for index in indices]
 
     def _build_space(self, patch_sizes: Sequence[int | Size2d] | None, img_size: Size2d,
+                     resolutions: Sequence[float],
                      keep_rates: Sequence[float]) -> list[PatchChoice]:
         if patch_sizes is None:
             patch_sizes = [s for s in PAPER_PATCH_SIZES if s <= min(img_size)]
@@ -242,7 +251,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         sizes = _sorted_sizes(patch_sizes)
         if not sizes:
             raise ValueError(f"patch_sizes must be a non-empty list of {what}")
-        return [PatchChoice(size, rate) for size in sizes for rate in keep_rates]
+        return [PatchChoice(size, rate, resolution) for size in sizes
+                for resolution in resolutions for rate in keep_rates]
 
     def _init_parameters(self) -> None:
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
@@ -296,11 +306,14 @@ class FlexiViT(FlexibleBackbone, BaseModule):
     def flops(self, choice: Choice | str, image_hw: tuple[int, int]) -> int:
         """Multiply-adds of ``forward`` for one image (conventions: ``layers.flops``)."""
         choice = self.choice(choice)
-        grid_hw = token_grid_size(tuple(image_hw), choice.patch_hw, self.fit)
-        out_hw = stride_grid_size(tuple(image_hw), self.out_stride or 1)
-        maps = len(self.out_indices) * resample_flops(self.embed_dim, grid_hw, choice.patch_hw,
-                                                      self.out_stride, out_hw)
-        return maps + vit_flops(tuple(image_hw), choice.patch_hw,
+        image_hw = tuple(image_hw)
+        input_hw = scaled_size(image_hw, choice.resolution)
+        grid_hw = token_grid_size(input_hw, choice.patch_hw, self.fit)
+        out_hw = stride_grid_size(image_hw, self.out_stride or 1)
+        maps = len(self.out_indices) * resample_flops(
+            self.embed_dim, grid_hw, effective_patch(choice.patch_hw, image_hw, choice.resolution),
+            self.out_stride, out_hw)
+        return maps + vit_flops(input_hw, choice.patch_hw,
                          embed_dim=self.embed_dim, depth=max(self.out_indices) + 1,
                          mlp_hidden_dim=self.mlp_hidden_dim, in_chans=self.in_chans,
                          num_prefix_tokens=self.num_prefix_tokens,
@@ -313,8 +326,9 @@ class FlexiViT(FlexibleBackbone, BaseModule):
 
     def output_signature(self, choice: Choice | str) -> Hashable:
         """Every choice gives maps of the same width at the fixed ``out_stride``; without one,
-        the maps' stride is the choice's patch size."""
-        stride = self.out_stride or self.choice(choice).patch_hw
+        the maps' stride is the choice's patch size at its resolution."""
+        choice = self.choice(choice)
+        stride = self.out_stride or (choice.patch_hw, choice.resolution)
         return (self.embed_dim, stride, tuple(self.out_indices))
 
     # ----------------------------------------------------------------- forward
@@ -351,7 +365,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
 
     def _choice_ops(self, choice: PatchChoice, last: int) -> list[tuple]:
         """The choice as operations (``prefix_tree``): embed, blocks 0..last, keep steps."""
-        ops: list[tuple] = [("embed", choice.patch_hw)]
+        ops: list[tuple] = [("embed", choice.patch_hw, choice.resolution)]
         for index in range(last + 1):
             ops += keep_block_ops(index, index in self.keep_points, choice.keep_rate,
                                   self.keep_site)
@@ -363,7 +377,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         output with every token restored to its grid position (token keeping only drops
         tokens from the blocks)."""
         if op[0] == "embed":
-            tokens, grid_hw = self.embed(x, op[1])
+            tokens, grid_hw = self.embed(resize_input(x, op[2]), op[1])
             return PassState(tokens, KeptTokens(self.num_prefix_tokens, self.keep_base), grid_hw,
                              {})
         if op[0] == KEEP_OP:
@@ -410,7 +424,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                 for i in indices]
         return maps if intermediates_only else (self.norm(tokens), maps)
 
-    def _maps(self, taken: dict[int, torch.Tensor], grid_hw: Size2d, patch_hw: Size2d,
+    def _maps(self, taken: dict[int, torch.Tensor], grid_hw: Size2d, choice: PatchChoice,
               image_hw: Size2d) -> tuple[torch.Tensor, ...]:
         outputs = []
         for index in self.out_indices:
@@ -418,12 +432,14 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             if self.final_norm and index == self.depth - 1:
                 tokens = self.norm(tokens)
             outputs.append(self._to_map(tokens, grid_hw))
-        return maps_at_stride(outputs, patch_hw, self.out_stride, image_hw)
+        return maps_at_stride(outputs, effective_patch(choice.patch_hw, image_hw,
+                                                       choice.resolution),
+                              self.out_stride, image_hw)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """NCHW image -> one (B, embed_dim, ceil(H/s), ceil(W/s)) map per out index."""
         taken, _, grid_hw = self._encode(x, self.out_indices, run_all=False)
-        return self._maps(taken, grid_hw, self._active.patch_hw, (x.shape[-2], x.shape[-1]))
+        return self._maps(taken, grid_hw, self._active, (x.shape[-2], x.shape[-1]))
 
     def forward_choices(self, x: torch.Tensor, choices: Sequence[Choice | str],
                         stats: TreeStats | None = None
@@ -437,8 +453,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
             [(choice, self._choice_ops(choice, last)) for choice in chosen],
             lambda op, state, following: self._run_op(op, state, following, x,
                                                      self.out_indices),
-            lambda choice, state: self._maps(state.levels, state.grid_hw, choice.patch_hw,
-                                             image_hw), stats)
+            lambda choice, state: self._maps(state.levels, state.grid_hw, choice, image_hw),
+            stats)
 
     # ----------------------------------------------------------------- weights
     def init_weights(self) -> None:

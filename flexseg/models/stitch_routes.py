@@ -60,19 +60,22 @@ class Stitch:
 @dataclass(frozen=True)
 class Route(Choice):
     """One sub-network: consecutive segments of alternating anchors (ids: module doc), keeping
-    ``keep_rate`` of the tokens at each keep point (id suffix ``-k0.5``)."""
+    ``keep_rate`` of the tokens at each keep point (id suffix ``-k0.5``), on the input resized to
+    ``resolution`` of its size (id suffix ``-r0.75``)."""
 
     segments: tuple[Segment, ...]
     keep_rate: float = 1.0
+    resolution: float = 1.0
 
     @property
     def id(self) -> str:
         first, *rest = self.segments
         if not rest:
-            return with_keep_rate(first.anchor, self.keep_rate)
+            return with_keep_rate(first.anchor, self.keep_rate, self.resolution)
         return with_keep_rate("-".join(
             [f"{first.anchor.lower()}{first.stop - 1}"]
-            + [f"{segment.anchor.lower()}{segment.start}" for segment in rest]), self.keep_rate)
+            + [f"{segment.anchor.lower()}{segment.start}" for segment in rest]), self.keep_rate,
+            self.resolution)
 
     @property
     def kind(self) -> str:

@@ -34,10 +34,11 @@ from flexseg.layers import (BlockShape, KeptTokens, blocks_flops, check_keep_opt
                             maps_at_stride, to_2tuple, token_grid_size, vit_flops)
 from flexseg.layers.checks import check_int, check_list, is_int
 from flexseg.layers.precision import float32_island
-from flexseg.layers.grid import FIT_MODES, resample_flops, stride_grid_size, token_map
+from flexseg.layers.grid import (FIT_MODES, effective_patch, resample_flops, resize_input,
+                                 scaled_size, stride_grid_size, token_map)
 from flexseg.layers.size import Size2d
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
-from flexseg.models.contract import Choice, FlexibleBackbone, format_ids
+from flexseg.models.contract import Choice, FlexibleBackbone, check_resolutions, format_ids
 from flexseg.models.flexivit import FlexiViT
 from flexseg.models.prefix_tree import (KEEP_OP, PassState, TreeStats, block_step,
                                         keep_block_ops, keep_step, run_ops,
@@ -87,6 +88,8 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         choices: restrict the space to these choice ids (an exported fixed-budget model pins
             one); the stitching layers of every route of ``routes`` are still built, so a
             checkpoint of the whole space loads unchanged.
+        resolutions: input resolutions as fractions of the input size, a factor of the space
+            (ids ``s4-l10-r0.75``; ``layers.grid.resize_input``, as FlexiViT).
         lora_rank: rank of the trainable update of every stitching layer (0: bias only).
         lora_alpha: the update is scaled by ``lora_alpha / lora_rank`` (SN-Netv2: LoRA's
             default 1, so a rank-16 update counts 1/16).
@@ -109,6 +112,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                  out_stride: int | None = 16, keep_points: Sequence[int] = (),
                  keep_rates: Sequence[float] = (1.0,), keep_score: str = "cls",
                  keep_site: str = "attention", keep_base: str = "tokens",
+                 resolutions: Sequence[float] = (1.0,),
                  choices: Sequence[str] | None = None, with_cp: bool = False,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -157,8 +161,9 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                              LARGE: {self.ratio * (unit + 1) - 1 for unit in self.keep_points}}
         self._check_keeps_global()
         plain = enumerate_routes(self.small.depth, self.large.depth, routes, boundaries)
-        self._space = _restrict([replace(route, keep_rate=rate)
-                                 for route in plain for rate in keep_rates], choices)
+        self._space = _restrict([replace(route, keep_rate=rate, resolution=resolution)
+                                 for route in plain for resolution in check_resolutions(resolutions)
+                                 for rate in keep_rates], choices)
         self._stitch_specs = {stitch.key: stitch for route in plain
                               for stitch in route.stitches()}
         if level_maps == "stitch":
@@ -285,10 +290,12 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         blocks over every token of the grid (``layers.window``)."""
         route = self.choice(choice)
         first = self.anchor(route.segments[0].anchor)
-        grid_hw = token_grid_size(tuple(image_hw), self.patch_hw, self.fit)
+        image_hw = tuple(image_hw)
+        input_hw = scaled_size(image_hw, route.resolution)  # the backbone resizes its input
+        grid_hw = token_grid_size(input_hw, self.patch_hw, self.fit)
         patches = grid_hw[0] * grid_hw[1]
         prefix = first.num_prefix_tokens
-        total = vit_flops(tuple(image_hw), self.patch_hw, embed_dim=first.embed_dim, depth=0,
+        total = vit_flops(input_hw, self.patch_hw, embed_dim=first.embed_dim, depth=0,
                           mlp_hidden_dim=first.mlp_hidden_dim, in_chans=self.in_chans,
                           stem=first.stem, fit=self.fit)  # the stem alone
         blocks = [BlockShape(anchor.embed_dim, anchor.mlp_hidden_dim, anchor.num_parallel,
@@ -302,16 +309,18 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             layer = self.stitches[stitch.key]
             total += (patches + prefix) * layer.in_dim * layer.out_dim
         small_levels = sum(anchor == SMALL for _, anchor in self._level_anchors(route))
-        out_hw = stride_grid_size(tuple(image_hw), self.out_stride or 1)
-        maps = len(self.out_indices) * resample_flops(self.out_channels, grid_hw, self.patch_hw,
+        out_hw = stride_grid_size(image_hw, self.out_stride or 1)
+        patch_hw = effective_patch(self.patch_hw, image_hw, route.resolution)
+        maps = len(self.out_indices) * resample_flops(self.out_channels, grid_hw, patch_hw,
                                                       self.out_stride, out_hw)
         return (total + maps +
                 small_levels * patches * self.small.embed_dim * self.large.embed_dim)
 
     def output_signature(self, choice: Choice | str) -> Hashable:
-        """Every choice gives maps of the same width at the fixed ``out_stride``."""
-        self.choice(choice)
-        return (self.out_channels, self.out_stride, tuple(self.out_indices))
+        """Every choice gives maps of the same width at the fixed ``out_stride`` (without one,
+        at the stride of its resolution)."""
+        route = self.choice(choice)
+        return (self.out_channels, self.out_stride or route.resolution, tuple(self.out_indices))
 
     def params(self, choice: Choice | str) -> int:
         """Weights the route uses: the first anchor's embeddings, the blocks it runs, and its
@@ -340,7 +349,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
     # ----------------------------------------------------------------- forward
     def _route_ops(self, route: Route) -> list[tuple]:
         """The route as operations (``prefix_tree``): embed, stitches, blocks, keep steps."""
-        ops: list[tuple] = [("embed", route.segments[0].anchor)]
+        ops: list[tuple] = [("embed", route.segments[0].anchor, route.resolution)]
         for segment, stitch in zip(route.segments, (None, *route.stitches())):
             if stitch is not None:
                 ops.append(("stitch", stitch.key))
@@ -357,7 +366,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         kind = op[0]
         if kind == "embed":
             anchor = self.anchor(op[1])
-            tokens, grid_hw = anchor.embed(x)
+            tokens, grid_hw = anchor.embed(resize_input(x, op[2]))
             return PassState(tokens, KeptTokens(anchor.num_prefix_tokens, self.keep_base),
                              grid_hw, {})
         if kind == "stitch":
@@ -395,7 +404,8 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             if anchor == SMALL:
                 patches = self.level_map(level)(patches)
             outputs.append(token_map(patches, state.grid_hw))
-        return maps_at_stride(outputs, self.patch_hw, self.out_stride, image_hw)
+        return maps_at_stride(outputs, effective_patch(self.patch_hw, image_hw, route.resolution),
+                              self.out_stride, image_hw)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """NCHW image -> one (B, out_channels, ceil(H/s), ceil(W/s)) map per output level."""
