@@ -12,7 +12,6 @@ BASE_PYTHON="${BASE_PYTHON:-python3}"
 READY="$VENV/.flexseg-ready"
 # The ready stamp holds what was installed: requirements and pyproject (its optional extras).
 STAMPED=("$ROOT/requirements.txt" "$ROOT/pyproject.toml")
-MMCV_VERSION=2.1.0
 
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; rm -f "$READY"; exit 1; }
@@ -25,7 +24,14 @@ if ! { command -v chromium && command -v chromedriver; } >/dev/null && [[ "$(id 
         chromium-driver; } > /dev/null || say "warning: chromium did not install"
 fi
 
-if [[ -f "$READY" ]] && cat "${STAMPED[@]}" | cmp -s "$READY" -; then
+# shellcheck source=tools/build_mmcv.sh
+source "$ROOT/tools/build_mmcv.sh"  # MMCV_VERSION, want_cuda
+stamp() {  # what a ready environment holds; CUDA ops add a line (CPU stamps are unchanged)
+    cat "${STAMPED[@]}"
+    if want_cuda; then echo "mmcv ops: cuda"; fi
+}
+
+if [[ -f "$READY" ]] && stamp | cmp -s "$READY" -; then
     say "environment $VENV is ready"
     exit 0
 fi
@@ -38,27 +44,10 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 say "installing torch and build tools"
 "${PIP[@]}" install -q -r "$ROOT/requirements/build.txt" || die "torch/build tools failed to install"
 
-mkdir -p "$WHEELS"
-MMCV_WHEEL="$(ls "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
-if [[ -z "$MMCV_WHEEL" ]]; then
-    say "building mmcv $MMCV_VERSION with CPU ops (about 10 minutes on 2 cores, done once)"
-    BUILD="$(mktemp -d)"
-    trap 'rm -rf "$BUILD"' EXIT
-    "${PIP[@]}" download -q --no-deps --no-build-isolation --no-binary :all: \
-        -d "$BUILD" "mmcv==$MMCV_VERSION" || die "could not download the mmcv $MMCV_VERSION sdist"
-    tar -xzf "$BUILD/mmcv-$MMCV_VERSION.tar.gz" -C "$BUILD"
-    SRC="$BUILD/mmcv-$MMCV_VERSION"
-    # torch >= 2.10 headers need C++20; mmcv's setup.py hard-codes C++17.
-    sed -i 's/-std=c++17/-std=c++20/g' "$SRC/setup.py"
-    if ! MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${PIP[@]}" wheel --no-build-isolation \
-            --no-deps -w "$BUILD/dist" "$SRC" > "$BUILD/build.log" 2>&1; then
-        tail -n 30 "$BUILD/build.log" >&2
-        die "mmcv build failed (log above)"
-    fi
-    cp "$BUILD"/dist/mmcv-*.whl "$WHEELS/"
-    MMCV_WHEEL="$(ls "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl | head -n1)"
-    say "cached $MMCV_WHEEL"
-fi
+# mmcv with CPU ops, or CUDA ops on a machine with an NVIDIA GPU or with FORCE_CUDA=1
+# (tools/build_mmcv.sh: a system nvcc of torch's CUDA version, else NVIDIA's from PyPI).
+MMCV_WHEEL="$(bash "$ROOT/tools/build_mmcv.sh" "$VENV/bin/python" "$WHEELS")" ||
+    die "mmcv $MMCV_VERSION could not be built"
 
 say "installing mmcv, OpenMMLab and flexseg"
 "${PIP[@]}" install -q "$MMCV_WHEEL" || die "could not install $MMCV_WHEEL"
@@ -92,5 +81,9 @@ boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30
 _, keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
 assert keep.tolist() == [0, 2], keep
 PY
-cat "${STAMPED[@]}" > "$READY"
+if want_cuda; then
+    "$VENV/bin/python" -c 'from mmcv.ops import get_compiling_cuda_version as v; print(v())' |
+        grep -q '^[0-9]' || die "mmcv.ops has no CUDA ops: the environment is NOT ready"
+fi
+stamp > "$READY"
 say "ready: source $VENV/bin/activate"
