@@ -169,7 +169,10 @@ def _tiny(config: Path, data_root: Path, work_dir: Path) -> Config:
 
 
 @pytest.mark.parametrize("config", list(LAYOUTS), ids=lambda p: p.name)
-def test_one_iteration_and_a_multi_budget_evaluation(config, tmp_path):
+def test_one_iteration_and_a_multi_budget_evaluation(config, tmp_path, monkeypatch):
+    # The runner logs and saves the config formatted by yapf: 80% of this test's time for
+    # these large configs, and nothing the test is about.
+    monkeypatch.setattr(Config, "pretty_text", property(lambda self: repr(self.to_dict())))
     folder, train, test, suffix, classes = LAYOUTS[config]
     root = tmp_path / folder
     _write_split(root, *train, suffix, 4, classes, seed=0)
