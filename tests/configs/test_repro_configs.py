@@ -1,6 +1,9 @@
 """The paper-reproduction configs match the released code row by row (each setting beside the
 file it comes from, so any drift fails), and each runs one training iteration and one
 multi-budget evaluation on generated data in its dataset's real layout (a tiny model)."""
+import runpy
+import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,7 @@ from PIL import Image
 
 import flexseg  # noqa: F401  (registers models and loops)
 from tests.conftest import REPO
+from tests.docs.pages import bash_commands
 
 SNNET = REPO / "configs/snnet"
 ADE = SNNET / "snnetv2-repro_setr-naive_deit3-s-l_ade20k-512x512.py"
@@ -137,10 +141,10 @@ LAYOUTS = {  # the datasets' real layouts (mmseg's dataset_prepare)
 }
 
 
-def _tiny(config: Path, data_root: Path, work_dir: Path) -> Config:
+def _tiny(config: Path, data_root: Path, work_dir: Path, load=Config.fromfile) -> Config:
     """The config with a tiny 12/24-block pair (its real out_indices), 32-pixel crops and one
     iteration: every other setting as released."""
-    cfg = Config.fromfile(str(config))
+    cfg = load(str(config))
     small = dict(embed_dim=16, depth=12, num_heads=2, init_cfg=None)
     large = dict(embed_dim=32, depth=24, num_heads=2, init_cfg=None)
     cfg.model.backbone.small.update(small)
@@ -182,3 +186,36 @@ def test_one_iteration_and_a_multi_budget_evaluation(config, tmp_path, monkeypat
     metrics = runner.test()
     assert {"S/mIoU", "s4-l10/mIoU", "l13-s7/mIoU", "L/mIoU"} <= set(metrics)
     assert (tmp_path / "work" / "multibudget_test.json").is_file()
+
+
+def test_the_reproduction_page_commands_run(tmp_path, monkeypatch):
+    """docs/reproducing_papers.md's commands, in order, through the tools in this process:
+    every reproduction config loads tiny (``_tiny``) on generated ADE20K-layout data, and the
+    full run's checkpoint name becomes the one-iteration run's."""
+    monkeypatch.setattr(Config, "pretty_text", property(lambda self: repr(self.to_dict())))
+    folder, train, test, suffix, classes = LAYOUTS[ADE]
+    root = tmp_path / folder
+    _write_split(root, *train, suffix, 4, classes, seed=0)
+    _write_split(root, *test, suffix, 2, classes, seed=1)
+    original = Config.fromfile
+
+    def tiny_fromfile(path, *args, **kwargs):
+        if "repro" not in Path(str(path)).name:
+            return original(path, *args, **kwargs)
+        name = Path(str(path)).stem
+        cfg = _tiny(Path(path), root, tmp_path / "work_dirs" / name, original)
+        cfg.default_hooks.checkpoint.interval = 1
+        return cfg
+
+    monkeypatch.setattr(Config, "fromfile", staticmethod(tiny_fromfile))
+    monkeypatch.chdir(tmp_path)
+    commands = bash_commands((REPO / "docs/reproducing_papers.md").read_text())
+    assert [c.split()[1] for c in commands] == ["tools/train.py", "tools/test.py"]
+    for command in commands:
+        argv = [arg.replace("iter_160000.pth", "iter_1.pth") for arg in shlex.split(command)[1:]]
+        argv = [str(REPO / arg) if arg.startswith(("tools/", "configs/")) else arg
+                for arg in argv]
+        monkeypatch.setattr(sys, "argv", argv)
+        runpy.run_path(argv[0], run_name="__main__")
+    work = tmp_path / "work_dirs" / ADE.stem
+    assert (work / "iter_1.pth").is_file() and (work / "multibudget_test.json").is_file()

@@ -37,7 +37,10 @@ from tests.docs.pages import bash_commands, doc_pages
 MAIN = "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
 # Pages whose commands a test of their own runs, in order, at a tiny setting.
 PAGES_RUN_ELSEWHERE = {"docs/deploy.md": "tests/deploy/test_docs.py::test_the_deploy_guide_runs",
-                       "docs/serving.md": "tests/serving/test_docs.py::test_the_serving_guide_runs"}
+                       "docs/serving.md": "tests/serving/test_docs.py::test_the_serving_guide_runs",
+                       "docs/reproducing_papers.md":
+                           "tests/configs/test_repro_configs.py::"
+                           "test_the_reproduction_page_commands_run"}
 # Commands run by other tests at a tiny setting.
 COVERED = {
     "bash tools/dist_train.sh configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py 2":
