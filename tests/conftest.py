@@ -14,6 +14,16 @@ REPO = Path(__file__).resolve().parents[1]
 BASELINE_CONFIG = REPO / "configs/baseline/vit-t8_upernet_1k_digitseg-64x64.py"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` are skipped (and counted as skipped) without CUDA."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """Test models are tiny: one intra-op thread is faster and leaves the other core free."""
