@@ -1,7 +1,8 @@
 """DDP without waste on 2 gloo ranks (tools/dist_train.sh): the main job at its own batch size of
 16 (where channels-last maps used to hand DDP strided weight gradients: "Grad strides do not
 match bucket view strides" on every rank) trains with a static graph and no search for unused
-parameters, and the ranks' weights stay equal while their losses differ."""
+parameters, and the ranks' weights stay equal while their losses differ; two "nodes" on one
+machine train the stitched job in step."""
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from tests.conftest import PYTHON, REPO, free_port, quick_run_options
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="exercises the CPU (gloo) path")
 
 MAIN_JOB = REPO / "tests/compat/configs/main_job_recorded.py"
+STITCHED = REPO / "tests/compat/configs/snnet_recorded.py"
 STRIDE_WARNING = "Grad strides do not match bucket view strides"
 
 
@@ -47,3 +49,28 @@ def test_main_job_on_two_ranks_trains_without_waste(tmp_path, small_digitseg):
     assert ("DDP: find_unused_parameters=False, static_graph=True (every choice uses every "
             "trainable parameter; one backward pass per step)") in log
     assert_ranks_in_step(work_dir, 3)
+
+
+def test_two_nodes_on_one_machine_train_in_step(tmp_path, small_digitseg):
+    """NNODES=2: two tools/dist_train.sh launchers on loopback (NODE_RANK 0 and 1, one rank
+    each), as on two machines, train the stitched job, whose routes leave different parameters
+    unused: DDP searches for them, and both nodes train the same routes with the same weights."""
+    work_dir = tmp_path / "nodes"
+    port = str(free_port())
+    options = [*quick_run_options(small_digitseg, max_iters=3),
+               "train_cfg.val_begin=1000", "default_hooks.checkpoint.interval=1000"]
+    launchers = [subprocess.Popen(
+        ["bash", "tools/dist_train.sh", str(STITCHED), "1", "--work-dir", str(work_dir),
+         "--cfg-options", *options], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, PYTHON=PYTHON, OMP_NUM_THREADS="1", NNODES="2",
+                 NODE_RANK=str(node), MASTER_ADDR="127.0.0.1", PORT=port))
+        for node in (0, 1)]
+    logs = [launcher.communicate(timeout=600)[0] for launcher in launchers]
+    for node, (launcher, log) in enumerate(zip(launchers, logs)):
+        assert launcher.returncode == 0, f"node {node}:\n{log[-4000:]}"
+    assert "Distributed training: True" in logs[0] and "GPU number: 2" in logs[0]
+    assert "DDP: find_unused_parameters=True, static_graph=False (the choices leave " \
+           "different parameters unused" in logs[0]
+    assert_ranks_in_step(work_dir, 3)
+    assert len({r["choice"] for r in records(work_dir, 0)}) > 1
