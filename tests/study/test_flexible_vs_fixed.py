@@ -103,13 +103,20 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
         assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (iters, iters), job.name
         assert cfg.param_scheduler[-1]["end"] == iters, job.name
         distill = cfg.train_cfg.get("distill")
+        teacher = job.name.startswith("flex-teacher")
         if job.name.startswith("flex-inplace"):
             assert distill["mode"] == "inplace" and "teacher_choice" not in distill, job.name
+        elif teacher:  # the fixed p8 job's own config and final weights
+            assert distill["mode"] == "teacher" and distill["init_student"], job.name
+            assert distill["teacher"] == dict(config=f"{tmp_path}/fixed-p8/config.py",
+                                              checkpoint=f"{tmp_path}/fixed-p8/final.pth")
+            assert job.needs == ("fixed-p8",)
         else:
             assert distill is None, job.name
         sampler = cfg.train_cfg.sampler
-        assert sampler.get("num_choices", 1) == (2 if "-two" in job.name else 1), job.name
-        assert sampler["strategy"] == ("weighted" if "cheap" in job.name else
+        two = "-two" in job.name or teacher
+        assert sampler.get("num_choices", 1) == (2 if two else 1), job.name
+        assert sampler["strategy"] == ("weighted" if "cheap" in job.name or teacher else
                                        "ros" if job.name == "stitched" else "uniform"), job.name
         backbone = cfg.model.backbone
         if job.name == "stitched":

@@ -71,12 +71,19 @@ RECIPES = {
     "flex-inplace": ("ip", "in-place distillation: p4 (the dearest) trains on the task loss "
                            "and teaches one drawn size per iteration"),
     "flex-cheap": ("cheap", "p16 drawn 3x as often as each other size"),
+    "flex-teacher-p8": ("t-p8", "FlexiViT's recipe from a fixed model: starts from the fixed p8 "
+                                "model, every drawn size distilled toward its predictions; two "
+                                "sizes per iteration, p6 and p4 drawn 2x"),
     "flex-uniform-scratch": ("uni-scr", "uniform, from random weights"),
 }
 MAIN_RECIPE = "flex-uniform"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
 FIXED_KEYS = {"fixed": ("fixed", "a model fine-tuned at this size alone"),
               "fixed-scratch": ("fixed-scr", "the same from random weights"),
               "every-size": ("p8→", "the fixed p8 model run at this size (PI-resized kernel)")}
+TEACHER_P8 = ("dict(mode='teacher', init_student=True, teacher=dict("
+              "config='{root}/fixed-p8/config.py', checkpoint='{root}/fixed-p8/final.pth'))")
+FAR_SIZES_TWICE = ("dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2), "
+                   "num_choices=2)")
 CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, p4=1))"
 UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
 EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
@@ -113,9 +120,10 @@ def fixed(size: int, iters: int, suffix: str = "", scratch: bool = False) -> Job
 
 
 def recipe(stem: str, iters: int, suffix: str = "", distill: str = "None",
-           scratch: bool = False, **train_cfg: str) -> Job:
+           scratch: bool = False, needs: tuple[str, ...] = (), **train_cfg: str) -> Job:
     return Job(stem + suffix, MAIN_CONFIG,
-               schedule(iters, distill=distill, **train_cfg) + (SCRATCH if scratch else ""))
+               schedule(iters, distill=distill, **train_cfg) + (SCRATCH if scratch else ""),
+               needs=needs)
 
 
 def anchor(which: str, dim: int, depth: int, heads: int, indices: tuple, iters: int) -> Job:
@@ -141,6 +149,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         anchor("s", 64, 6, 4, (1, 2, 4, 5), iters),
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters),
         Job("stitched", STITCHED_CONFIG, schedule(iters)),
+        recipe("flex-teacher-p8", iters, distill=TEACHER_P8, needs=("fixed-p8",),
+               sampler=FAR_SIZES_TWICE),
         *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
         fixed(12, iters),
         fixed(6, iters),
