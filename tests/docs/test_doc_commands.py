@@ -45,6 +45,16 @@ PAGES_RUN_ELSEWHERE = {"docs/deploy.md": "tests/deploy/test_docs.py::test_the_de
 COVERED = {
     "bash tools/dist_train.sh configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py 2":
         "tests/tools/test_dist_train.py::test_two_rank_gloo_training",
+    # With the eager backend: inductor compiling the main job takes minutes on a CPU.
+    "python tools/train.py configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py "
+    "--compile": "tests/budget/test_compile.py::"
+                 "test_compile_switch_trains_and_validates_through_compiled_modules",
+    "bash tools/build_mmcv.sh .venv/bin/python ~/.cache/flexseg/wheels --dry-run":
+        "tests/tools/test_build_mmcv.py::test_without_a_gpu_the_cpu_build_is_unchanged",
+    "bash tools/gpu_check.sh":
+        "tests/tools/test_gpu_check.py::test_without_cuda_it_says_so_and_runs_nothing",
+    "bash tools/gpu_check.sh --dry-run --gpus 2":
+        "tests/tools/test_gpu_check.py::test_dry_run_names_every_step_and_its_command",
 }
 _ADE_8_GPUS = ("bash tools/dist_train.sh "
                "configs/flexivit/flexivit-b_upernet_8xb2-160k_ade20k-512x512.py 8")
@@ -52,7 +62,6 @@ EXEMPT = {
     "bash tools/run_tests.sh": "the test suite itself",
     "bash tools/setup_env.sh": "tools/run_tests.sh runs it before the suite starts (in a sandbox "
                                "it would reinstall the shared environment from the sandbox)",
-    "rm -f ~/.cache/flexseg/wheels/mmcv-2.1.0-*.whl": "would delete the machine's mmcv build",
     "FORCE_CUDA=1 bash tools/setup_env.sh": "compiles mmcv's CUDA ops: needs nvcc and a GPU",
     "mkdir -p pretrain && python -c \"import timm, torch; torch.save(timm.create_model("
     "'flexivit_small.1200ep_in1k', pretrained=True).state_dict(), "
@@ -71,8 +80,7 @@ EXEMPT = {
         "a Slurm cluster",
     "bash tools/dist_train.sh "
     "configs/detection/flexivit-b_maskrcnn_sfp_16xb4-lsj-100e_coco-1024.py 8": "8 GPUs and COCO",
-    "python tools/train.py configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py --amp":
-        "mmengine's AmpOptimWrapper needs a GPU",
+    "python -m pytest -m gpu tests/gpu": "the suite runs these tests (skipped without CUDA)",
 }
 # What a user would have downloaded before the page's next commands (an exempt command).
 STAND_INS = {"pretrain/flexivit_small.pth": "flexivit_small"}
