@@ -27,11 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mmseg
-
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from flexseg.cli import run_cli  # noqa: E402
 
 MAIN = "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
 STOCK_VIT_B = ".mim/configs/vit/vit_deit-b16_upernet_8xb2-80k_ade20k-512x512.py"  # in mmseg
@@ -78,6 +74,8 @@ def _train(config: str, work: Path, name: str, iters: int, *extra: str,
 
 def paper_configs(work: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Step name -> (config, --cfg-options pointing it at the generated data)."""
+    import mmseg
+
     data = work / "data"
     ade = tuple(_loader_options(str(data / "ade512")))
     coco_root = data / "ade512"  # DigitSeg writes COCO instances beside the ADE20K layout
@@ -224,14 +222,14 @@ def main() -> None:
     args = parse_args()
     if args.iters < 1:
         raise ValueError("--iters must be at least 1")
-    work = args.work_dir.resolve()
-    steps = select(plan(work, args.iters), args.only)
     import torch
 
     if not args.dry_run and not torch.cuda.is_available():
         print("gpu_check: no CUDA device here (torch.cuda.is_available() is False); nothing "
               "was run")
         return
+    work = args.work_dir.resolve()
+    steps = select(plan(work, args.iters), args.only)
     gpus = args.gpus if args.gpus is not None else torch.cuda.device_count()
     if args.dry_run:
         for step in steps:
@@ -252,5 +250,14 @@ def main() -> None:
         sys.exit(1)
 
 
+def cli() -> None:
+    """``main`` with bad arguments reported in one line (exit status 2)."""
+    try:
+        main()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    run_cli(main)
+    cli()

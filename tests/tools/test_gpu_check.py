@@ -23,6 +23,19 @@ def _check(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+def _check_here(capsys, *args: str) -> tuple[int, str, str]:
+    """tools/gpu_check.py in this process: (exit status, stdout, stderr)."""
+    code = 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", ["gpu_check.py", *args])
+        try:
+            gpu_check.cli()
+        except SystemExit as stop:
+            code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def test_without_cuda_it_says_so_and_runs_nothing(tmp_path):
     result = _check("--work-dir", str(tmp_path / "work"))
     assert result.returncode == 0, result.stderr
@@ -31,11 +44,12 @@ def test_without_cuda_it_says_so_and_runs_nothing(tmp_path):
     assert not (tmp_path / "work").exists()
 
 
-def test_dry_run_names_every_step_and_its_command(tmp_path):
+def test_dry_run_names_every_step_and_its_command(tmp_path, capsys):
     work = tmp_path / "work"
-    result = _check("--dry-run", "--gpus", "1", "--work-dir", str(work), "--iters", "3")
-    assert result.returncode == 0, result.stderr
-    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    code, out, err = _check_here(capsys, "--dry-run", "--gpus", "1", "--work-dir", str(work),
+                                 "--iters", "3")
+    assert code == 0, err
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
     assert list(lines) == [step.name for step in gpu_check.plan(work, 3)]
     assert "--amp --cfg-options train_cfg.max_iters=3" in lines["amp-fp16"]
     assert "--amp-dtype bfloat16" in lines["amp-bf16"]
@@ -51,15 +65,16 @@ def test_dry_run_names_every_step_and_its_command(tmp_path):
             lines[name]
         assert f"train_dataloader.dataset.data_root={work}/data/" in lines[name]
         assert "init_cfg=None" in lines[name] or "model.pretrained=None" in lines[name]
-    two = _check("--dry-run", "--gpus", "2", "--only", "ddp", "--work-dir", str(work))
-    assert two.stdout.startswith("ddp: bash tools/dist_train.sh") and "skipped" not in two.stdout
+    _, two, _ = _check_here(capsys, "--dry-run", "--gpus", "2", "--only", "ddp", "--work-dir",
+                            str(work))
+    assert two.startswith("ddp: bash tools/dist_train.sh") and "skipped" not in two
 
 
-def test_unknown_step_is_one_error_line(tmp_path):
-    result = _check("--only", "amp-fp17", "--dry-run")
-    assert result.returncode == 2
-    assert result.stderr.splitlines()[0].startswith("error: unknown step amp-fp17; steps: "
-                                                    "mmcv-ops, data, amp-fp16")
+def test_unknown_step_is_one_error_line(capsys):
+    code, _, err = _check_here(capsys, "--only", "amp-fp17", "--dry-run")
+    assert code == 2
+    assert err.splitlines()[0].startswith("error: unknown step amp-fp17; steps: mmcv-ops, "
+                                          "data, amp-fp16")
 
 
 def _step(name: str, code: int, log: str, needs=()) -> gpu_check.Step:
