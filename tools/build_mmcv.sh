@@ -143,7 +143,8 @@ build() {
     run tar -xzf "$work/mmcv-$MMCV_VERSION.tar.gz" -C "$work"
     # torch >= 2.10 headers need C++20; mmcv's setup.py hard-codes C++17.
     run sed -i 's/-std=c++17/-std=c++20/g' "$work/mmcv-$MMCV_VERSION/setup.py"
-    printf '+ %s\n' "env $* ${pip[*]} wheel --no-build-isolation --no-deps -w $work/dist $work/mmcv-$MMCV_VERSION" >&2
+    local wheel_cmd="${pip[*]} wheel --no-build-isolation --no-deps -w $work/dist"
+    printf '+ %s\n' "env $* $wheel_cmd $work/mmcv-$MMCV_VERSION" >&2
     if [[ "$DRY_RUN" == 1 ]]; then
         echo "$wheels/mmcv-$MMCV_VERSION-<built>.whl"
     else

@@ -61,7 +61,7 @@ def test_dry_run_names_every_step_and_its_command(tmp_path, capsys):
     assert "--device cuda" in lines["latency"]
     for name in ("ade-flexivit-b", "ade-snnet", "ade-stock-vit-b", "coco-flexivit-b",
                  "coco-snnet", "nyu-flexivit-b", "nyu-snnet"):
-        assert "--amp --cfg-options train_cfg.max_iters=1 train_cfg.val_interval=1" in \
+        assert "--amp --cfg-options train_cfg.max_iters=3 train_cfg.val_interval=3" in \
             lines[name]
         assert f"train_dataloader.dataset.data_root={work}/data/" in lines[name]
         assert "init_cfg=None" in lines[name] or "model.pretrained=None" in lines[name]
@@ -83,10 +83,15 @@ def _step(name: str, code: int, log: str, needs=()) -> gpu_check.Step:
 
 
 def test_verdicts_memory_and_step_times_come_from_the_logs(tmp_path):
-    line = ("12/05 17:00:00 - mmengine - INFO - Iter(train) [1/1]  lr: 1e-4  time: {t}  "
+    line = ("12/05 17:00:00 - mmengine - INFO - Iter(train) [{k}/3]  lr: 1e-4  time: {t}  "
             "data_time: 0.01  memory: {m}  loss: 2.0")
-    steps = [_step("ade-flexivit-b", 0, line.format(t="0.600", m="20480")),
-             _step("ade-stock-vit-b", 0, line.format(t="0.400", m="10240")),
+    # Running means of 3.0, 0.6, 0.6 s: the last iteration took 0.6 s (0.4 s for ViT-B).
+    steps = [_step("ade-flexivit-b", 0, "\n".join(
+                 line.format(k=k, t=t, m=m) for k, t, m in
+                 ((1, "3.0", "10240"), (2, "1.8", "20480"), (3, "1.4", "20480")))),
+             _step("ade-stock-vit-b", 0, "\n".join(
+                 line.format(k=k, t=t, m="10240") for k, t in ((1, "2.0"), (2, "1.2"),
+                                                               (3, "0.9333333")))),
              _step("amp-fp16", 1, "Traceback: boom"),
              _step("multi-budget", 0, "", needs=("amp-fp16",)),
              gpu_check.Step("ddp", ["false"], gpus=2)]
@@ -94,7 +99,8 @@ def test_verdicts_memory_and_step_times_come_from_the_logs(tmp_path):
     for step in steps:
         gpu_check.run_step(step, tmp_path, done, gpus=1)
     assert [s.status for s in steps] == ["ok", "ok", "FAILED", "skipped", "skipped"]
-    assert (steps[0].peak_gb, steps[0].step_s) == (20.0, 0.6)
+    assert steps[0].peak_gb == 20.0 and steps[0].step_s == pytest.approx(0.6)
+    assert steps[1].step_s == pytest.approx(0.4, abs=1e-6)
     assert steps[2].note == f"exit 1; see {tmp_path / 'logs/amp-fp16.log'}"
     assert steps[3].note == "amp-fp16 did not pass" and steps[4].note == "needs 2 GPUs, 1 here"
     table = gpu_check.summary(steps)
