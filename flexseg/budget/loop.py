@@ -21,6 +21,9 @@
   - ``dict(mode='teacher', teacher=dict(config=..., checkpoint=..., choice=None),
     init_student=False)``: a frozen model gives the target of every sampled choice;
     ``init_student`` starts the trained model from its weights (fresh runs only);
+  - with ``sampler=dict(strategy='supervit')``, ``dict(mode='inplace', task_weight=0.0)`` is
+    SuperViT's step: its two keep-1 choices train on the task loss, and the keep-k choice after
+    each is distilled (KL alone) toward it;
   - shared keys: ``module='decode_head'`` (whose output is distilled), ``distance='kl'``
     (or 'mse'), ``weight=1.0``, ``task_weight=1.0`` (of the students), ``temperature=1.0``.
 - ``sampler.seed=None`` uses the run's randomness seed (restored on resume), so the draws of a
@@ -91,6 +94,12 @@ class TrainingPlan:
     teacher_entry: BudgetEntry | None = None
     teacher_only_iters: int = 0
 
+    @property
+    def targets(self) -> tuple[int | None, ...] | None:
+        """In-place distillation targets of a step (``train_step.in_place_targets``); None:
+        the first entry teaches the rest."""
+        return None if self.teacher_entry is not None else self.sampler.targets
+
     def entries(self, iteration: int) -> tuple[BudgetEntry, ...]:
         if self.teacher_entry is None:
             return self.sampler.draw(iteration)
@@ -106,7 +115,13 @@ def plan_training(space: BudgetSpace, sampler_cfg: dict, distill: DistillConfig 
     options = dict(sampler_cfg)
     own_seed = options.pop("seed", None)
     seed = seed if own_seed is None else own_seed
-    if distill is None or distill.mode != "inplace":
+    own_teachers = options.get("strategy") == "supervit"
+    if own_teachers and distill is not None and (
+            distill.mode != "inplace" or distill.teacher_choice or distill.teacher_only_iters):
+        raise ValueError("strategy 'supervit' names its own teachers (its keep-1 sub-networks): "
+                         "use distill=dict(mode='inplace') without teacher_choice and "
+                         "teacher_only_iters")
+    if distill is None or distill.mode != "inplace" or own_teachers:
         return TrainingPlan(build_sampler(space, seed=seed, **options))
     teacher = space.get(distill.teacher_choice) if distill.teacher_choice else \
         space.largest(options.get("min_gflops"), options.get("max_gflops"))
@@ -182,9 +197,12 @@ class BudgetTraining:
         lines = [f"budget sampling: {type(sampler).__name__} {self.sampler_cfg}, seed "
                  f"{sampler.seed}, eval choice {self.eval_entry.id}", format_table(sampler.space)]
         if self.distill_cfg is not None:
-            teacher = (f"teacher choice {self.plan.teacher_entry.id}"
-                       if self.plan.teacher_entry else
-                       f"frozen teacher {self.distill_cfg.teacher['checkpoint']}")
+            if self.plan.teacher_entry:
+                teacher = f"teacher choice {self.plan.teacher_entry.id}"
+            elif self.distill_cfg.teacher:
+                teacher = f"frozen teacher {self.distill_cfg.teacher['checkpoint']}"
+            else:
+                teacher = f"teachers by position {self.plan.targets}"
             lines.append(f"distillation: {self.distill_cfg}; {teacher}")
         gap = self.sampler_cfg.get("gap_gflops")
         if gap is not None:
@@ -207,7 +225,7 @@ class BudgetTraining:
         runner.call_hook("before_train_iter", batch_idx=batch_idx, data_batch=data_batch)
         outputs = budget_train_step(runner.model, data_batch, runner.optim_wrapper,
                                     self.backbone, [entry.choice for entry in entries],
-                                    self.distiller)
+                                    self.distiller, self.plan.targets)
         runner.call_hook("after_train_iter", batch_idx=batch_idx, data_batch=data_batch,
                          outputs=outputs)
         self.backbone.activate(self.eval_entry.choice)

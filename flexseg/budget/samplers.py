@@ -18,6 +18,12 @@ Strategies:
 - ``sandwich``: the once-for-all / BigNAS rule: the largest and the smallest choice plus
   ``num_random`` distinct random choices strictly between them, trained together in one
   optimizer step.
+- ``supervit``: SuperViT's step (its ``deit/engine.py``, ``get_training_sub_network``) over a
+  space that varies in input resolution and keep rate only: (full resolution, keep 1),
+  (full resolution, keep k), (a smaller resolution r, keep 1), (r, keep k'), with k, r, k'
+  drawn uniformly (k and k' independently, below 1; r below the full resolution). With
+  in-place distillation the two keep-1 choices train on the task loss and each following
+  choice is distilled toward the one before it (``SuperViTSampler.targets``).
 
 ``min_gflops`` / ``max_gflops`` restrict the space first (inclusive). ``num_choices`` (uniform,
 ros, weighted) trains that many distinct choices per iteration, drawn without replacement with
@@ -34,13 +40,20 @@ from flexseg.layers.checks import check_int, is_int, is_number
 
 from .space import BudgetEntry, BudgetSpace
 
-STRATEGIES = ("uniform", "ros", "weighted", "sandwich")
+STRATEGIES = ("uniform", "ros", "weighted", "sandwich", "supervit")
 ROS_GROUPINGS = ("greedy", "bins")
 DEFAULT_NUM_RANDOM = 2  # BigNAS's sandwich: smallest, largest and two random children
 
 
 class ChoiceSampler(abc.ABC):
-    """Draws the entries an iteration trains from ``space``."""
+    """Draws the entries an iteration trains from ``space``.
+
+    ``targets`` (None: the distillation recipe's default) gives, per drawn position, the
+    earlier position whose detached output that sub-network is distilled toward, or None for
+    one trained on the task loss alone.
+    """
+
+    targets: tuple[int | None, ...] | None = None
 
     def __init__(self, space: BudgetSpace, seed: int) -> None:
         if not is_int(seed) or seed < 0:
@@ -98,6 +111,51 @@ class SandwichSampler(ChoiceSampler):
         count = min(self.num_random, len(middle))
         picks = self.generator(iteration).choice(len(middle), size=count, replace=False)
         return (self.space[-1], self.space[0], *(middle[int(i)] for i in picks))
+
+
+class SuperViTSampler(ChoiceSampler):
+    """(full, keep 1), (full, k), (r, keep 1), (r, k'): SuperViT's four sub-networks per step.
+
+    "Full" is the largest resolution of the space, "keep 1" its largest keep rate; k and k'
+    are drawn independently from the smaller keep rates, r from the smaller resolutions,
+    in SuperViT's order (k, r, k').
+    """
+
+    targets = (None, 0, None, 2)
+
+    def __init__(self, space: BudgetSpace, seed: int) -> None:
+        super().__init__(space, seed)
+        self.by_factors: dict[tuple[float, float], BudgetEntry] = {}
+        for entry in space:
+            factors = (getattr(entry.choice, "resolution", None),
+                       getattr(entry.choice, "keep_rate", None))
+            if None in factors:
+                raise ValueError(f"strategy 'supervit' needs choices with a resolution and a "
+                                 f"keep rate (FlexiViT or StitchedViT), got {entry.id}")
+            if factors in self.by_factors:
+                raise ValueError(f"strategy 'supervit' needs a space varying only in "
+                                 f"resolution and keep rate; {self.by_factors[factors].id} "
+                                 f"and {entry.id} differ in something else (restrict "
+                                 f"patch_sizes or the routes to one)")
+            self.by_factors[factors] = entry
+        self.resolutions = sorted({r for r, _ in self.by_factors}, reverse=True)
+        self.keep_rates = sorted({k for _, k in self.by_factors}, reverse=True)
+        if len(self.resolutions) < 2 or len(self.keep_rates) < 2:
+            raise ValueError(f"strategy 'supervit' needs at least two resolutions and two keep "
+                             f"rates, got resolutions {self.resolutions} and keep rates "
+                             f"{self.keep_rates}")
+        if len(self.by_factors) != len(self.resolutions) * len(self.keep_rates):
+            raise ValueError("strategy 'supervit' needs every resolution with every keep rate "
+                             f"(the GFLOPs limits left {', '.join(space.ids())})")
+
+    def draw(self, iteration: int) -> tuple[BudgetEntry, ...]:
+        generator = self.generator(iteration)
+        full, one = self.resolutions[0], self.keep_rates[0]
+        keep = self.keep_rates[1 + int(generator.integers(len(self.keep_rates) - 1))]
+        smaller = self.resolutions[1 + int(generator.integers(len(self.resolutions) - 1))]
+        keep_small = self.keep_rates[1 + int(generator.integers(len(self.keep_rates) - 1))]
+        return tuple(self.by_factors[factors] for factors in
+                     ((full, one), (full, keep), (smaller, one), (smaller, keep_small)))
 
 
 def ros_groups(space: BudgetSpace, gap_gflops: float,
@@ -172,7 +230,8 @@ def build_sampler(space: BudgetSpace, strategy: str = "uniform", seed: int = 0, 
 
     ``gap_gflops`` is required by and only accepted with 'ros' (``ros_grouping`` too, default
     'greedy'), ``weights`` with 'weighted',
-    ``num_random`` (default 2) with 'sandwich'; ``num_choices`` with all but 'sandwich'.
+    ``num_random`` (default 2) with 'sandwich'; ``num_choices`` with all but 'sandwich' and
+    'supervit'.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown sampling strategy {strategy!r}; allowed: "
@@ -183,9 +242,9 @@ def build_sampler(space: BudgetSpace, strategy: str = "uniform", seed: int = 0, 
     for name, (owner, value) in options.items():
         if value is not None and strategy != owner:
             raise ValueError(f"{name} applies only to strategy '{owner}', not '{strategy}'")
-    if strategy == "sandwich" and num_choices != 1:
-        raise ValueError("num_choices does not apply to strategy 'sandwich' (it trains the "
-                         "largest, the smallest and num_random choices)")
+    if strategy in ("sandwich", "supervit") and num_choices != 1:
+        raise ValueError(f"num_choices does not apply to strategy '{strategy}' (it draws its "
+                         f"own sub-networks per step)")
     space = space.restrict(min_gflops, max_gflops)
     if strategy == "uniform":
         return CategoricalSampler(space, seed, np.full(len(space), 1.0 / len(space)),
@@ -201,4 +260,6 @@ def build_sampler(space: BudgetSpace, strategy: str = "uniform", seed: int = 0, 
             raise ValueError("strategy 'weighted' needs weights={choice id: weight}")
         return CategoricalSampler(space, seed, weighted_probabilities(space, weights),
                                   num_choices)
+    if strategy == "supervit":
+        return SuperViTSampler(space, seed)
     return SandwichSampler(space, seed, DEFAULT_NUM_RANDOM if num_random is None else num_random)
