@@ -74,7 +74,7 @@ def test_what_holds_whatever_the_timings(quick):
 @pytest.mark.parametrize("args, message", [
     (["--only", "P1,P9"],
      "error: unknown figure P9; known: P1, P2, P2s, P3a, P3b, PRE, P4, P5, P6, MEM, PRICE, "
-     "PAR, ATTN"),
+     "PAR, ATTN, CMP"),
     (["--only", "P3a", "--data-root", "/nonexistent/digitseg"],
      "error: no DigitSeg in /nonexistent/digitseg; generate it with python "
      "tools/generate_digitseg.py --root /nonexistent/digitseg"),
