@@ -144,7 +144,7 @@ def _tiny(data_root: Path, work_dir: Path) -> Config:
         cfg[key].update(batch_size=2, num_workers=0, persistent_workers=False)
         cfg[key].dataset.data_root = str(data_root)
     cfg.train_cfg.update(max_iters=1, val_interval=1000)
-    cfg.param_scheduler = [dict(s, total_steps=10) for s in cfg.param_scheduler]
+    cfg.param_scheduler = [dict(s, total_steps=10, end=10) for s in cfg.param_scheduler]
     cfg.custom_hooks[0].num_batches = 1
     cfg.test_cfg = dict(type="MultiBudgetTestLoop", choices="S,s4-l10,l13-s7,L", metric="rmse")
     cfg.default_hooks.checkpoint.interval = 1000
@@ -161,6 +161,13 @@ def test_one_iteration_and_a_multi_budget_evaluation(tmp_path, monkeypatch):
     _write_nyu(root, "test", 2, seed=1)
     runner = Runner.from_cfg(_tiny(root, tmp_path / "work"))
     runner.train()
+    # As in the release, the one-cycle schedule gives every group the same learning rate
+    # (the backbone's lr_mult 0.1 does not survive it); beta1 follows the momentum cycle.
+    groups = runner.optim_wrapper.param_groups
+    assert len({group["lr"] for group in groups}) == 1 and len(groups) > 1
+    assert {group["betas"][0] for group in groups} == {group["momentum"] for group in groups}
+    assert len({group["betas"][0] for group in groups}) == 1
+    assert groups[0]["betas"][0] < 0.95
     metrics = runner.test()
     assert {"S/rmse", "s4-l10/rmse", "l13-s7/rmse", "L/rmse"} <= set(metrics)
     assert all(np.isfinite(metrics[f"{c}/rmse"]) for c in ("S", "s4-l10", "l13-s7", "L"))
