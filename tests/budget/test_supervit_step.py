@@ -140,3 +140,26 @@ def test_the_supervit_step_resumes_with_the_same_sub_networks_and_losses(tmp_pat
         assert again["choice"] == original["choice"]
         assert again["loss"] == pytest.approx(original["loss"], rel=1e-6, abs=0)
         assert again["checksum"] == pytest.approx(original["checksum"], rel=1e-9, abs=0)
+
+
+def test_the_documented_supervit_settings_give_the_four_sub_networks():
+    """docs/reproducing_papers.md's snippet on a small FlexiViT: the space is resolutions x
+    keep rates and the 'supervit' sampler draws from it."""
+    import re
+
+    from flexseg.models import FlexiViT
+    from tests.conftest import REPO
+
+    page = (REPO / "docs/reproducing_papers.md").read_text()
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", page, re.S)
+                   if "strategy='supervit'" in block)
+    settings = {}
+    exec(snippet, {}, settings)  # noqa: S102  (the page's own config lines)
+    backbone = FlexiViT(img_size=64, patch_size=16, embed_dim=16, depth=12, num_heads=2,
+                        **settings["model"]["backbone"])
+    space = BudgetSpace([BudgetEntry(choice, gflops=float(i), backbone_gflops=float(i), params=1)
+                         for i, choice in enumerate(backbone.space())], (224, 224))
+    options = {k: v for k, v in settings["train_cfg"]["sampler"].items() if k != "_delete_"}
+    sampler = build_sampler(space, **options)
+    assert [_factors(e) for e in sampler.draw(0)][0] == (1.0, 1.0) and len(space) == 12
+    assert DistillConfig.from_dict(settings["train_cfg"]["distill"]).task_weight == 0.0
