@@ -7,8 +7,7 @@
 # (snnet-deit3-s-l_dpt_8xb2-25k_nyu-480x640.py).
 # Deviations (flexseg has no such piece yet): no flip averaging at test time (the release
 # averages the prediction with the flipped image's); the head does not read the class token
-# (the release's DPT readout 'project'); mmseg's SiLogLoss (per image, variance weight 0.5)
-# instead of the release's SigLoss (over the batch, var + 0.15 mean^2, 100 warm-up iterations).
+# (the release's DPT readout 'project').
 _base_ = ['./snnet-deit3-s-l_dpt_8xb2-25k_nyu-480x640.py']
 crop_size = (416, 544)
 epochs, iters_per_epoch = 24, 1514  # 24x schedule; 1514 iterations per epoch at 8 x 2 images
@@ -26,7 +25,12 @@ model = dict(
         lora_rank=16,
         lora_alpha=1,
         level_maps='stitch'),
-    decode_head=dict(channels=256, reassemble_channels=(96, 192, 384, 768), max_depth=10.0))
+    decode_head=dict(
+        channels=256, reassemble_channels=(96, 192, 384, 768), max_depth=10.0,
+        # The release's scale-invariant loss: over the batch, var + 0.15 mean^2, 100 warm-up
+        # iterations on the mean term alone (flexseg.models.depth.sig_loss).
+        loss_decode=dict(_delete_=True, type='SigLoss', loss_weight=1.0, warm_up=True,
+                         warm_iter=100)))
 # As it runs: the one-cycle schedule sets every parameter group's learning rate from max_lr,
 # so the backbone's lr_mult 0.1 has no effect (mmcv's OneCycle hook and mmengine's OneCycleLR
 # alike); the decay multipliers do apply. Adam's beta1 cycles 0.95 -> 0.85 -> 0.95.
