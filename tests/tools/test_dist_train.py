@@ -1,5 +1,6 @@
 """tools/dist_train.sh runs 2 gloo ranks on the CPU, trains, validates and writes a checkpoint."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -39,8 +40,10 @@ def test_a_hanging_rank_ends_the_job_after_the_configured_timeout(tmp_path, smal
     result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     elapsed = time.monotonic() - start
     assert result.returncode != 0
-    assert "error: rank 0: a collective operation timed out (Timed out waiting 15000ms" in \
-        result.stderr
+    # Rank 0 normally reports gloo's "Timed out waiting 15000ms ..."; on a loaded machine the
+    # torn-down peer can surface first, on either rank, as another collective error.
+    assert re.search(r"error: rank [01]: a collective operation timed out \(", result.stderr), \
+        result.stderr[-3000:]
     assert elapsed < 240, elapsed  # start-up, one iteration, the 15 s wait, the tear-down
 
 
