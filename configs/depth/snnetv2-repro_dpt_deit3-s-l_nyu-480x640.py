@@ -5,9 +5,8 @@
 # and the files it builds on (tests/configs/test_repro_configs.py checks each one, naming the
 # file); docs/reproducing_papers.md compares it with flexseg's own recipe
 # (snnet-deit3-s-l_dpt_8xb2-25k_nyu-480x640.py).
-# Deviations (flexseg has no such piece yet): no flip averaging at test time (the release
-# averages the prediction with the flipped image's); the head does not read the class token
-# (the release's DPT readout 'project').
+# Deviation (flexseg has no such piece yet): the head does not read the class token (the
+# release's DPT readout 'project').
 _base_ = ['./snnet-deit3-s-l_dpt_8xb2-25k_nyu-480x640.py']
 crop_size = (416, 544)
 epochs, iters_per_epoch = 24, 1514  # 24x schedule; 1514 iterations per epoch at 8 x 2 images
@@ -30,7 +29,10 @@ model = dict(
         # The release's scale-invariant loss: over the batch, var + 0.15 mean^2, 100 warm-up
         # iterations on the mean term alone (flexseg.models.depth.sig_loss).
         loss_decode=dict(_delete_=True, type='SigLoss', loss_weight=1.0, warm_up=True,
-                         warm_iter=100)))
+                         warm_iter=100)),
+    # The release tests on the whole 480x640 frame and averages the prediction with that of
+    # the mirrored frame (flipped back): one window of the frame's size, with flip.
+    test_cfg=dict(mode='slide_flip', crop_size=(480, 640), stride=(480, 640)))
 # As it runs: the one-cycle schedule sets every parameter group's learning rate from max_lr,
 # so the backbone's lr_mult 0.1 has no effect (mmcv's OneCycle hook and mmengine's OneCycleLR
 # alike); the decay multipliers do apply. Adam's beta1 cycles 0.95 -> 0.85 -> 0.95.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
@@ -75,7 +76,10 @@ TABLE = [
     ("evaluation: Eigen crop", "val_evaluator.crop_type", "nyu_crop", DATA),
     ("evaluation: min depth", "val_evaluator.min_depth_eval", 1e-3, DATA),
     ("evaluation: max depth", "val_evaluator.max_depth_eval", 10.0, DATA),
-    ("whole-image test", "model.test_cfg.mode", "whole", CONFIG),
+    ("test: whole frame averaged with its mirror", "model.test_cfg.mode", "slide_flip",
+     CONFIG),
+    ("test window: the whole 480x640 frame", "model.test_cfg.crop_size", (480, 640), CONFIG),
+    ("test: one window", "model.test_cfg.stride", (480, 640), CONFIG),
     ("head: DPT", "model.decode_head.type", "DPTDepthHead", CONFIG),
     ("head channels", "model.decode_head.channels", 256, CONFIG),
     ("reassemble widths", "model.decode_head.reassemble_channels", (96, 192, 384, 768), CONFIG),
@@ -177,3 +181,15 @@ def test_one_iteration_and_a_multi_budget_evaluation(tmp_path, monkeypatch):
     assert {"S/rmse", "s4-l10/rmse", "l13-s7/rmse", "L/rmse"} <= set(metrics)
     assert all(np.isfinite(metrics[f"{c}/rmse"]) for c in ("S", "s4-l10", "l13-s7", "L"))
     assert (tmp_path / "work" / "multibudget_test.json").is_file()
+    # The test-time flip: the frame's prediction averaged with the mirrored frame's.
+    model = runner.model.eval()
+    model.backbone.activate("s4-l10")
+    batch = next(iter(runner.test_dataloader))
+    data = model.data_preprocessor(batch, False)
+    predicted = model.test_step(batch)[0].pred_depth_map.data
+    metas = [sample.metainfo for sample in data["data_samples"]]
+    with torch.no_grad():
+        plain = model.encode_decode(data["inputs"], metas)
+        mirrored = model.encode_decode(data["inputs"].flip(dims=(3,)), metas).flip(dims=(3,))
+    torch.testing.assert_close(predicted, ((plain + mirrored) / 2)[0], rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(plain, mirrored, atol=1e-4)
