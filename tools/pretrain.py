@@ -15,7 +15,7 @@ from pathlib import Path
 from mmengine.config import Config
 
 from flexseg.cli import ConfigOptions, run_cli
-from flexseg.pretrain.trainer import Pretrainer
+from flexseg.pretrain.masked import pretrainer_class
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,12 +46,12 @@ def main() -> None:
     work_dir = Path(args.work_dir or Path("work_dirs") / "pretrain" / path.stem)
     if args.force and work_dir.exists():
         shutil.rmtree(work_dir)
-    trainer = Pretrainer(cfg, work_dir, Path(args.out),
-                         say=lambda line: print(f"[pretrain] {line}", flush=True))
+    trainer = pretrainer_class(cfg)(cfg, work_dir, Path(args.out),
+                                    say=lambda line: print(f"[pretrain] {line}", flush=True))
     seconds = trainer.train()
     accuracy = trainer.evaluate()
     meta = trainer.export(seconds, accuracy)
-    print(f"[pretrain] validation set accuracy (%): {json.dumps(accuracy)}")
+    print(f"[pretrain] validation {trainer.SCORE}: {json.dumps(accuracy)}")
     for kind, info in meta["files"].items():
         print(f"[pretrain] wrote {kind}: {Path(args.out) / info['path']}")
 

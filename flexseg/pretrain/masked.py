@@ -113,6 +113,9 @@ class MaskedPretrainer(Pretrainer):
     only), choice sampler, checkpoints and weight files; ``evaluate`` reports the masked L1
     error (lower is better) on the validation images at every choice."""
 
+    OBJECTIVE = "masked"
+    SCORE = "masked-patch L1 error"
+
     def __init__(self, cfg: Config, work_dir: Path, out_dir: Path,
                  say: Callable[[str], None] = print) -> None:
         if cfg.get("distill"):

@@ -114,6 +114,9 @@ def _param_groups(model: TaggingModel, weight_decay: float) -> list[dict]:
 class Pretrainer:
     """One pretraining run of a config (see ``configs/pretrain/``)."""
 
+    OBJECTIVE = "tags"
+    SCORE = "set accuracy (%)"  # what ``evaluate`` reports per choice
+
     def __init__(self, cfg: Config, work_dir: Path, out_dir: Path,
                  say: Callable[[str], None] = print) -> None:
         self.cfg = cfg
@@ -254,7 +257,7 @@ class Pretrainer:
             files["big_vision"] = save_big_vision_npz(
                 state, self.out_dir / f"{self.name}.npz",
                 num_heads=self.cfg.backbone.get("num_heads", 12))
-        meta = dict(name=self.name, generator_version=GENERATOR_VERSION,
+        meta = dict(name=self.name, objective=self.OBJECTIVE, generator_version=GENERATOR_VERSION,
                     data=asdict(self.data.params), schedule=asdict(self.schedule),
                     backbone=self.cfg.backbone.to_dict(), dtype=str(self.dtype),
                     train_seconds=round(seconds, 1), set_accuracy=accuracy,

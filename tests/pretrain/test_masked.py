@@ -1,6 +1,7 @@
 """Masked-patch pretraining: a masked patch's pixels reach no prediction (hMLP and linear
 stems, at every patch size), targets are the patches, masks are a function of (seed, step), a
 resumed run equals the uninterrupted one, the weights load as a backbone, and the loss learns."""
+import json
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,13 @@ def test_masked_weights_load_as_a_backbone_and_the_loss_learns(tmp_path):
     backbone.init_weights()
     for name, value in trainer.model.backbone.state_dict().items():
         torch.testing.assert_close(backbone.state_dict()[name], value, msg=name)
+
+
+def test_the_tool_runs_the_objective_its_config_names(tmp_path):
+    from tests.pretrain.test_pretrain import pretrain
+
+    result = pretrain("tiny_masked.py", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "[pretrain] validation masked-patch L1 error: {" in result.stdout
+    record = json.loads((tmp_path / "tiny-masked.json").read_text())
+    assert record["objective"] == "masked"
