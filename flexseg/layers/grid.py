@@ -169,14 +169,26 @@ def scaled_size(image_hw: Size2d, scale: float) -> Size2d:
     return tuple(max(1, math.floor(side * scale + 0.5)) for side in image_hw)
 
 
-def resize_input(x: torch.Tensor, scale: float) -> torch.Tensor:
-    """An NCHW batch at resolution ``scale`` (``scaled_size``): bilinear, anti-aliased when
-    shrinking, computed in float32 (the image, not learnt features); unchanged at 1."""
+RESIZE_MODES = ("antialias", "align_corners")
+
+
+def check_resize_mode(mode: str) -> str:
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"resize_mode must be one of {', '.join(RESIZE_MODES)}, got {mode!r}")
+    return mode
+
+
+def resize_input(x: torch.Tensor, scale: float, mode: str = "antialias") -> torch.Tensor:
+    """An NCHW batch at resolution ``scale`` (``scaled_size``), computed in float32 (the image,
+    not learnt features); unchanged at 1. 'antialias': bilinear at half-pixel centres,
+    anti-aliased when shrinking; 'align_corners': bilinear with corner pixels aligned and no
+    anti-aliasing, as SuperViT resizes (``F.interpolate(..., align_corners=True)``)."""
     if scale == 1:
         return x
     size = scaled_size((x.shape[-2], x.shape[-1]), scale)
-    return F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False,
-                         antialias=scale < 1).to(x.dtype)
+    corners = mode == "align_corners"
+    return F.interpolate(x.float(), size=size, mode="bilinear", align_corners=corners,
+                         antialias=scale < 1 and not corners).to(x.dtype)
 
 
 def effective_patch(patch_hw: Size2d, image_hw: Size2d, scale: float) -> tuple[float, float]:

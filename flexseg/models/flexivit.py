@@ -30,8 +30,9 @@ from flexseg.layers import (Block, EvalCache, FlexiPatchEmbed, HMLPStem, KeptTok
                             check_window_options, fit_to_patch_grid, maps_at_stride,
                             pi_resize_kernel, resample_pos_embed, to_2tuple, vit_flops)
 from flexseg.layers.checks import check_int, check_list, check_number, check_size
-from flexseg.layers.grid import (FIT_MODES, effective_patch, resample_flops, resize_input,
-                                 scaled_size, stride_grid_size, token_grid_size, token_map)
+from flexseg.layers.grid import (FIT_MODES, check_resize_mode, effective_patch, resample_flops,
+                                 resize_input, scaled_size, stride_grid_size, token_grid_size,
+                                 token_map)
 from flexseg.layers.size import Size2d
 from flexseg.models.checkpoint import StateDict, load_pretrained
 from flexseg.models.contract import (Choice, FlexibleBackbone, check_resolutions, format_ids,
@@ -122,6 +123,8 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         resolutions: input resolutions, as fractions of the input size: the backbone resizes
             its input (bilinear, ``layers.grid.resize_input``) before the patch embedding, and
             its maps still line up with the original image (ids ``p16-r0.75``).
+        resize_mode: how the input is resized: 'antialias' (bilinear, anti-aliased when
+            shrinking) or 'align_corners' (SuperViT's bilinear resize, corners aligned).
         keep_score: token importance, 'cls' (class-token attention) or 'received'.
         keep_site: where a keep point prunes: 'attention' (inside the block, between its
             attention and MLP, SuperViT) or 'block' (after the whole block).
@@ -152,7 +155,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
                  keep_points: Sequence[int] = (), keep_rates: Sequence[float] = (1.0,),
                  keep_score: str = "cls", keep_site: str = "attention",
                  keep_base: str = "tokens", resolutions: Sequence[float] = (1.0,),
-                 window_size: int | None = None,
+                 resize_mode: str = "antialias", window_size: int | None = None,
                  global_indices: Sequence[int] = (), with_cp: bool = False,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -187,6 +190,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         self.window_size, self.global_indices = check_window_options(
             window_size, global_indices, depth, self.keep_points)
         self.with_cp = with_cp
+        self.resize_mode = check_resize_mode(resize_mode)
         self._space = self._build_space(patch_sizes, img_size, check_resolutions(resolutions),
                                         keep_rates)
 
@@ -377,7 +381,7 @@ class FlexiViT(FlexibleBackbone, BaseModule):
         output with every token restored to its grid position (token keeping only drops
         tokens from the blocks)."""
         if op[0] == "embed":
-            tokens, grid_hw = self.embed(resize_input(x, op[2]), op[1])
+            tokens, grid_hw = self.embed(resize_input(x, op[2], self.resize_mode), op[1])
             return PassState(tokens, KeptTokens(self.num_prefix_tokens, self.keep_base), grid_hw,
                              {})
         if op[0] == KEEP_OP:

@@ -34,8 +34,8 @@ from flexseg.layers import (BlockShape, KeptTokens, blocks_flops, check_keep_opt
                             maps_at_stride, to_2tuple, token_grid_size, vit_flops)
 from flexseg.layers.checks import check_int, check_list, is_int
 from flexseg.layers.precision import float32_island
-from flexseg.layers.grid import (FIT_MODES, effective_patch, resample_flops, resize_input,
-                                 scaled_size, stride_grid_size, token_map)
+from flexseg.layers.grid import (FIT_MODES, check_resize_mode, effective_patch, resample_flops,
+                                 resize_input, scaled_size, stride_grid_size, token_map)
 from flexseg.layers.size import Size2d
 from flexseg.layers.stitching import AffineLeastSquares, StitchingLayer
 from flexseg.models.contract import Choice, FlexibleBackbone, check_resolutions, format_ids
@@ -90,6 +90,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
             checkpoint of the whole space loads unchanged.
         resolutions: input resolutions as fractions of the input size, a factor of the space
             (ids ``s4-l10-r0.75``; ``layers.grid.resize_input``, as FlexiViT).
+        resize_mode: 'antialias' or 'align_corners' (SuperViT's resize), as FlexiViT.
         lora_rank: rank of the trainable update of every stitching layer (0: bias only).
         lora_alpha: the update is scaled by ``lora_alpha / lora_rank`` (SN-Netv2: LoRA's
             default 1, so a rank-16 update counts 1/16).
@@ -112,7 +113,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
                  out_stride: int | None = 16, keep_points: Sequence[int] = (),
                  keep_rates: Sequence[float] = (1.0,), keep_score: str = "cls",
                  keep_site: str = "attention", keep_base: str = "tokens",
-                 resolutions: Sequence[float] = (1.0,),
+                 resolutions: Sequence[float] = (1.0,), resize_mode: str = "antialias",
                  choices: Sequence[str] | None = None, with_cp: bool = False,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -156,6 +157,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         check_keep_rule(keep_site, keep_base)
         self.keep_site, self.keep_base = keep_site, keep_base
         self.with_cp = with_cp
+        self.resize_mode = check_resize_mode(resize_mode)
         # Blocks after which tokens are dropped, per anchor (the same positions as levels).
         self._keep_blocks = {SMALL: set(self.keep_points),
                              LARGE: {self.ratio * (unit + 1) - 1 for unit in self.keep_points}}
@@ -366,7 +368,7 @@ class StitchedViT(FlexibleBackbone, BaseModule):
         kind = op[0]
         if kind == "embed":
             anchor = self.anchor(op[1])
-            tokens, grid_hw = anchor.embed(resize_input(x, op[2]))
+            tokens, grid_hw = anchor.embed(resize_input(x, op[2], self.resize_mode))
             return PassState(tokens, KeptTokens(anchor.num_prefix_tokens, self.keep_base),
                              grid_hw, {})
         if kind == "stitch":

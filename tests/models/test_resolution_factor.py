@@ -109,3 +109,25 @@ def test_every_choice_of_both_backbones_shares_work_only_within_a_resolution():
                 for a, b in zip(model(x), outputs, strict=True):
                     assert a.shape[-2:] == (4, 5)
                     torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("backbone", ["flexivit", "stitched"])
+def test_supervit_resize_mode_is_a_corner_aligned_bilinear_resize(backbone):
+    """resize_mode='align_corners' runs a choice at r on SuperViT's resize of the input
+    (F.interpolate, bilinear, align_corners=True, no anti-aliasing), not the default one."""
+    build = _flexivit if backbone == "flexivit" else _stitched
+    model = build(out_stride=None, resize_mode="align_corners")
+    full, half = ("p8", "p8-r0.5") if backbone == "flexivit" else ("S", "S-r0.5")
+    x = torch.randn(2, 3, 32, 32)
+    supervit = torch.nn.functional.interpolate(x, size=(16, 16), mode="bilinear",
+                                               align_corners=True)
+    with torch.no_grad():
+        model.activate(half)
+        small = model(x)
+        model.activate(full)
+        reference = model(supervit)
+        default = model(resize_input(x, 0.5))
+    assert all(torch.equal(a, b) for a, b in zip(small, reference, strict=True))
+    assert not torch.allclose(small[-1], default[-1])
+    with pytest.raises(ValueError, match="resize_mode must be one of antialias, align_corners"):
+        build(resize_mode="nearest")
