@@ -2,19 +2,22 @@
 strategy 'supervit' draws (full, keep 1), (full, k), (r, keep 1), (r, k') and in-place
 distillation pairs them, the keep-1 choices on the task loss, each keep-k choice on the KL to
 the choice before it; one optimizer step; a resumed run continues the same draws and losses."""
+import argparse
 import copy
 
 import pytest
 import torch
+from mmengine.runner import Runner
 
 from flexseg.budget import BudgetEntry, BudgetSpace, build_sampler
 from flexseg.budget.distill import DistillConfig, Distiller
 from flexseg.budget.loop import plan_training
 from flexseg.budget.train_step import DISTILL_LOG_KEY, accumulated_train_step, in_place_targets
+from flexseg.cli import add_common_args, load_config
 from flexseg.models import PatchChoice
 
 from .conftest import build_segmentor
-from .test_budget_loops import _records, _train, _training
+from .test_budget_loops import CONFIG, _records, _training
 from .test_distill import _assert_sgd_update, _forward_with_logits, _hand_kl, _sgd, CountingSGD
 from .test_train_step import _batch
 from tests.conftest import quick_run_options
@@ -121,19 +124,34 @@ SUPERVIT = ["model.backbone.patch_sizes=[8]", "model.backbone.resolutions=[1.0,0
             "train_cfg.distill.task_weight=0.0"]
 
 
+def _run(work_dir, small_digitseg, resume=None) -> None:
+    """tools/train.py's option handling and resume, in this process (two training
+    subprocesses would cost more than the training itself)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("config")
+    add_common_args(parser)
+    args = parser.parse_args([
+        str(CONFIG), "--work-dir", str(work_dir), "--cfg-options",
+        *quick_run_options(small_digitseg, max_iters=2), *SUPERVIT,
+        "default_hooks.checkpoint.interval=1", "train_cfg.val_interval=100",
+        "randomness.deterministic=False"])  # no process-wide deterministic-algorithms switch
+    cfg = load_config(args)
+    if resume is not None:
+        cfg.resume, cfg.load_from = True, str(resume)
+    Runner.from_cfg(cfg).train()
+
+
 def test_the_supervit_step_resumes_with_the_same_sub_networks_and_losses(tmp_path,
                                                                          small_digitseg):
-    options = [*quick_run_options(small_digitseg, max_iters=2), *SUPERVIT,
-               "default_hooks.checkpoint.interval=1", "train_cfg.val_interval=100"]
-    log = _train(tmp_path / "full", options=options)
+    _run(tmp_path / "full", small_digitseg)
     trained = _training(_records(tmp_path / "full"))
     sampler = build_sampler(_space(patch_sizes=(8,), resolutions=(1.0, 0.75, 0.5)), "supervit",
                             seed=0)
     assert [r["choice"] for r in trained] == \
         ["+".join(e.id for e in sampler.draw(i)) for i in range(2)]
+    log = next((tmp_path / "full").glob("*/*.log")).read_text()
     assert "loss_distill" in log and "teachers by position (None, 0, None, 2)" in log
-    _train(tmp_path / "resumed", "--resume", str(tmp_path / "full" / "iter_1.pth"),
-           options=options)
+    _run(tmp_path / "resumed", small_digitseg, resume=tmp_path / "full" / "iter_1.pth")
     resumed = _training(_records(tmp_path / "resumed"))
     assert [r["iter"] for r in resumed] == [1]
     for original, again in zip(trained[1:], resumed, strict=True):

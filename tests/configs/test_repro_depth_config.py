@@ -5,7 +5,6 @@ NYUv2's layout (a tiny model)."""
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
