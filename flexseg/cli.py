@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import sys
@@ -143,7 +144,10 @@ def run_cli(main: Callable[[], None]) -> None:
     try:
         main()
         if dist.is_available() and dist.is_initialized():
-            # A gloo group left to interpreter teardown can abort the process at exit.
+            # A gloo group left to interpreter teardown can abort the process at exit, and so
+            # can a DDP wrapper that outlives its group (the runner's reference cycles keep it
+            # alive): free it first, then end the group.
+            gc.collect()
             dist.barrier()
             dist.destroy_process_group()
     except USER_ERRORS as error:
