@@ -332,7 +332,9 @@ def section(data: Collected, suffix: str) -> tuple[str, dict]:
     text = "\n\n".join([table_text, legend(header), "\n".join(checks),
                         "Training cost (train TFLOPs: 3 x the forward multiply-adds of the "
                         "trained sub-networks, replayed exactly from each run's sampler; "
-                        "minutes: time in training steps, two study jobs sharing 2 cores):",
+                        "minutes: wall time in training steps on 2 shared cores, one or two "
+                        "study jobs beside other work: a ranking of costs, not idle-machine "
+                        "times):",
                         cost_table(data, suffix)])
     return text, table
 
