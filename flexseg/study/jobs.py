@@ -220,3 +220,30 @@ def run_jobs(jobs: Sequence[Job], root: Path, parallel: int = 1, threads: int | 
                 active[job.name].start()
         time.sleep(0.2)
     return failed
+
+
+def study_root(name: str) -> Path:
+    """``$FLEXSEG_CACHE/<name>`` (default ``~/.cache/flexseg/<name>``, like the set-up's
+    cache): where a study's runs and checkpoints live, outside the repository."""
+    cache = os.environ.get("FLEXSEG_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flexseg"
+    return Path(cache) / name
+
+
+def select_jobs(jobs: Sequence[Job], only: str | None) -> list[Job]:
+    """The jobs named in ``only`` (comma-separated) and every job they need, in ``jobs``'
+    order; all of them if ``only`` is empty. An unknown name is a one-line SystemExit."""
+    if not only:
+        return list(jobs)
+    by_name = {job.name: job for job in jobs}
+    wanted = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise SystemExit(f"error: unknown jobs {unknown}; jobs: {', '.join(by_name)}")
+    chosen: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name not in chosen:
+            chosen.add(name)
+            wanted.extend(by_name[name].needs)
+    return [job for job in jobs if job.name in chosen]

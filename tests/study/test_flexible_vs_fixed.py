@@ -141,3 +141,17 @@ def test_the_shipped_main_config_trains_the_studys_main_recipe(tmp_path):
     assert cfg.train_cfg.distill == main.train_cfg.distill
     assert cfg.train_cfg.max_iters == main.train_cfg.max_iters
     assert cfg.model.backbone.init_cfg == main.model.backbone.init_cfg
+
+
+def test_selecting_jobs_brings_what_they_need_in_study_order():
+    import pytest
+
+    from flexseg.study.jobs import select_jobs
+
+    jobs = [Job("a", "c.py"), Job("b", "c.py", needs=("a",)), Job("c", "c.py", needs=("b",)),
+            Job("d", "c.py")]
+    assert [j.name for j in select_jobs(jobs, "c")] == ["a", "b", "c"]
+    assert [j.name for j in select_jobs(jobs, "d, b")] == ["a", "b", "d"]
+    assert select_jobs(jobs, None) == jobs
+    with pytest.raises(SystemExit, match=r"unknown jobs \['e'\]; jobs: a, b, c, d"):
+        select_jobs(jobs, "e")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -35,7 +34,8 @@ sys.path.insert(0, str(REPO))
 from flexseg.evaluation.pareto import pareto_front  # noqa: E402
 from flexseg.evaluation.results import load_results  # noqa: E402
 from flexseg.study.cost import train_tflops  # noqa: E402
-from flexseg.study.jobs import TRAINING_SUMMARY, Evaluation, Job, run_jobs  # noqa: E402
+from flexseg.study.jobs import (TRAINING_SUMMARY, Evaluation, Job, run_jobs,  # noqa: E402
+                                select_jobs, study_root)
 from flexseg.study.report import Point, markdown_table, plot_panels, read_points  # noqa: E402
 
 MAIN_CONFIG = "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
@@ -439,7 +439,7 @@ def progress_text(data: Collected) -> str:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--root", default=str(default_root()),
+    parser.add_argument("--root", default=str(study_root("study-pretrained")),
                         help="folder of the jobs (checkpoints, logs, evaluations); outside the "
                         "repository by default, so later checkouts on this machine resume")
     parser.add_argument("--out", default="docs", help="where results.md, the figure and the "
@@ -456,30 +456,8 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def default_root() -> Path:
-    """``$FLEXSEG_CACHE/study-pretrained`` (default ``~/.cache/flexseg/...``), like the
-    set-up's cache."""
-    cache = os.environ.get("FLEXSEG_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flexseg"
-    return Path(cache) / "study-pretrained"
 
 
-def select(jobs: list[Job], only: str | None) -> list[Job]:
-    if not only:
-        return jobs
-    by_name = {job.name: job for job in jobs}
-    wanted = [name.strip() for name in only.split(",") if name.strip()]
-    unknown = [name for name in wanted if name not in by_name]
-    if unknown:
-        raise SystemExit(f"error: unknown jobs {unknown}; jobs: {', '.join(by_name)}")
-    closure: set[str] = set()
-    stack = list(wanted)
-    while stack:
-        name = stack.pop()
-        if name not in closure:
-            closure.add(name)
-            stack.extend(by_name[name].needs)
-    return [job for job in jobs if job.name in closure]
 
 
 def main() -> None:
@@ -487,7 +465,7 @@ def main() -> None:
     root, out = (REPO / args.root).resolve(), REPO / args.out
     archive = out / "results" / "runs"
     jobs = [Job(j.name, j.config, j.overrides, j.needs, j.evals, tuple(args.cfg_options))
-            for j in select(study_jobs(args.iters), args.only)]
+            for j in select_jobs(study_jobs(args.iters), args.only)]
     command = "python tools/reproduce/flexible_vs_fixed.py --parallel 2"
     failed = []
     if not args.report_only:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -40,7 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from flexseg.study.jobs import TRAINING_SUMMARY, Evaluation, Job, run_jobs  # noqa: E402
+from flexseg.study.jobs import (TRAINING_SUMMARY, Evaluation, Job, run_jobs,  # noqa: E402
+                                select_jobs, study_root)
 from flexseg.study.report import Point, markdown_table, plot_panels, read_points  # noqa: E402
 
 MAIN_CONFIG = "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py"
@@ -249,22 +249,6 @@ NEEDED_PRETRAINING = {"par-ft": "pre-par", "seq-ft": "pre-seq", "mim-linear-ft":
                       "mim-hmlp-ft": "mim-hmlp"}
 
 
-def select(jobs: list[Job], only: str | None) -> list[Job]:
-    """The named jobs and every job they need (all if ``only`` is empty)."""
-    if not only:
-        return jobs
-    by_name = {j.name: j for j in jobs}
-    wanted = [name.strip() for name in only.split(",") if name.strip()]
-    unknown = [name for name in wanted if name not in by_name]
-    if unknown:
-        raise SystemExit(f"error: unknown jobs {unknown}; jobs: {', '.join(by_name)}")
-    chosen: set[str] = set()
-    while wanted:
-        name = wanted.pop()
-        if name not in chosen:
-            chosen.add(name)
-            wanted.extend(by_name[name].needs)
-    return [j for j in jobs if j.name in chosen]
 
 
 # ---------------------------------------------------------------------------- measurements
@@ -524,8 +508,9 @@ def all_job_names() -> list[str]:
 # ---------------------------------------------------------------------------- main
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--root", default=str(default_root()), help="folder of the runs "
-                        "(checkpoints, logs); outside the repository by default")
+    parser.add_argument("--root", default=str(study_root("study-three-things")),
+                        help="folder of the runs (checkpoints, logs); outside the repository "
+                        "by default")
     parser.add_argument("--out", default="docs", help="where three_things.md and "
                         "three_things/ (the archive of finished runs) go")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time")
@@ -550,10 +535,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def default_root() -> Path:
-    cache = os.environ.get("FLEXSEG_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flexseg"
-    return Path(cache) / "study-three-things"
 
 
 def measure(archive: Path, root: Path, args: argparse.Namespace, jobs: list[Job],
@@ -614,9 +595,9 @@ def main() -> None:
     archive = out / "three_things"
     say = lambda message: print(f"[three things] {message}", flush=True)  # noqa: E731
     task_iters = {task: args.task_iters or iters for task, iters in TASK_ITERS.items()}
-    chosen = select(resolution_jobs(args.iters, args.ft_iters, args.shared_weights)
-                    + task_jobs(args.iters, args.shared_weights, task_iters)
-                    + pretrained_jobs(args.iters), args.only)
+    chosen = select_jobs(resolution_jobs(args.iters, args.ft_iters, args.shared_weights)
+                         + task_jobs(args.iters, args.shared_weights, task_iters)
+                         + pretrained_jobs(args.iters), args.only)
     names = {j.name for j in chosen}
     chosen = [Job(j.name, j.config, j.overrides, j.needs, j.evals, tuple(args.cfg_options))
               for j in chosen]
