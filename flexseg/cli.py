@@ -182,6 +182,8 @@ def _one_line(error: BaseException) -> str:
 
 
 def _is_collective_timeout(error: RuntimeError) -> bool:
-    """gloo and NCCL report a peer that never answers as a timed-out operation."""
+    """gloo and NCCL report a peer that never answers as a timed-out operation; gloo, when the
+    wait ends inside a transfer, as an application timeout closing the connection."""
     text = str(error)
-    return "Timed out" in text or "timed out" in text and "collective" in text.lower()
+    return ("Timed out" in text or "Application timeout" in text
+            or "timed out" in text and "collective" in text.lower())
