@@ -101,4 +101,10 @@ def test_memory_is_measured_for_every_variant_at_both_sizes():
     measured = _script().measure_memory(quick=True)
     variants = {"all", "attention-only", "all, checkpointed", "attention-only, checkpointed"}
     assert set(measured) == {"96", "128"}
-    assert all(set(by_variant) == variants for by_variant in measured.values())
+    for by_variant in measured.values():
+        assert set(by_variant) == variants
+        params = {name: figures["trainable_params"] for name, figures in by_variant.items()}
+        assert params["attention-only"] < params["all"]  # the MLPs are frozen
+        assert params["all, checkpointed"] == params["all"]  # checkpointing trains the same
+        assert params["attention-only, checkpointed"] == params["attention-only"]
+        assert all(figures["training_bytes"] > 0 for figures in by_variant.values())
