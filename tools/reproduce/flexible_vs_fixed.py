@@ -70,6 +70,8 @@ RECIPES = {
                                  "summed, one optimizer step"),
     "flex-inplace": ("ip", "in-place distillation: p4 (the dearest) trains on the task loss "
                            "and teaches one drawn size per iteration"),
+    "flex-uniform-lowlr": ("uni-lr", "uniform, the backbone at 0.1x the learning rate (the "
+                                     "pretrained flexibility kept closer)"),
     "flex-cheap": ("cheap", "p16 drawn 3x as often as each other size"),
     "flex-teacher-p8": ("t-p8", "FlexiViT's recipe from a fixed model: starts from the fixed p8 "
                                 "model, every drawn size distilled toward its predictions; two "
@@ -86,6 +88,8 @@ FAR_SIZES_TWICE = ("dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p
                    "num_choices=2)")
 CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, p4=1))"
 UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
+BACKBONE_LR_TENTH = ("optim_wrapper = dict(paramwise_cfg=dict("
+                     "custom_keys={'backbone': dict(lr_mult=0.1)}))\n")
 EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
 
 
@@ -120,10 +124,12 @@ def fixed(size: int, iters: int, suffix: str = "", scratch: bool = False) -> Job
 
 
 def recipe(stem: str, iters: int, suffix: str = "", distill: str = "None",
-           scratch: bool = False, needs: tuple[str, ...] = (), **train_cfg: str) -> Job:
+           scratch: bool = False, needs: tuple[str, ...] = (), extra: str = "",
+           **train_cfg: str) -> Job:
+    """``extra``: more config text (e.g. the optimizer's ``paramwise_cfg``)."""
     return Job(stem + suffix, MAIN_CONFIG,
-               schedule(iters, distill=distill, **train_cfg) + (SCRATCH if scratch else ""),
-               needs=needs)
+               schedule(iters, distill=distill, **train_cfg) + (SCRATCH if scratch else "")
+               + extra, needs=needs)
 
 
 def anchor(which: str, dim: int, depth: int, heads: int, indices: tuple, iters: int) -> Job:
@@ -152,6 +158,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         recipe("flex-teacher-p8", iters, distill=TEACHER_P8, needs=("fixed-p8",),
                sampler=FAR_SIZES_TWICE),
         *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
+        recipe("flex-uniform-lowlr", iters, extra=BACKBONE_LR_TENTH),
         fixed(12, iters),
         fixed(6, iters),
         recipe("flex-uniform-two", iters, sampler=UNIFORM_TWO),
