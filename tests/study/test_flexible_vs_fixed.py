@@ -116,10 +116,14 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
         sampler = cfg.train_cfg.sampler
         two = "-two" in job.name or teacher
         assert sampler.get("num_choices", 1) == (2 if two else 1), job.name
+        stitched = job.name.startswith("stitched")
         assert sampler["strategy"] == ("weighted" if "cheap" in job.name or teacher else
-                                       "ros" if job.name == "stitched" else "uniform"), job.name
+                                       "ros" if stitched else "uniform"), job.name
+        custom_keys = cfg.optim_wrapper.get("paramwise_cfg", {}).get("custom_keys", {})
+        lr_mult = custom_keys.get("backbone", {}).get("lr_mult", 1.0)
+        assert lr_mult == (0.1 if job.name.endswith("-lowlr") else 1.0), job.name
         backbone = cfg.model.backbone
-        if job.name == "stitched":
+        if stitched:
             starts = [backbone.small.init_cfg.checkpoint, backbone.large.init_cfg.checkpoint]
             assert starts == list(script.ANCHOR_FILES.values())
         elif "scratch" in job.name:

@@ -159,6 +159,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
                sampler=FAR_SIZES_TWICE),
         *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
         recipe("flex-uniform-lowlr", iters, extra=BACKBONE_LR_TENTH),
+        Job("stitched-lowlr", STITCHED_CONFIG, schedule(iters) + BACKBONE_LR_TENTH),
         fixed(12, iters),
         fixed(6, iters),
         recipe("flex-uniform-two", iters, sampler=UNIFORM_TWO),
