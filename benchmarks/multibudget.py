@@ -23,6 +23,7 @@ from mmengine.runner import Runner
 
 import flexseg.evaluation  # noqa: F401  (registers the multi-budget loops)
 from flexseg.cli import load_config
+from flexseg.compat.mmengine_private import forget_logger
 from flexseg.compat.resume import resume_checkpoint
 from flexseg.models.contract import find_flexible
 
@@ -98,6 +99,7 @@ def run(settings: Settings) -> list[Row]:
             rounds.append((_timed(one_pass.run), _timed(run_separately)))
         images = len(one_pass.dataloader.dataset)
         runner.call_hook("after_run")
+        forget_logger(runner.logger)  # its log file goes with the folder
     (*_, pass_metrics), (*_, separate_metrics) = rounds[-1]
     same = all(pass_metrics[key] == value for key, value in separate_metrics.items())
     wall = statistics.median(one[0] / many[0] for one, many in rounds)

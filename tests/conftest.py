@@ -1,6 +1,7 @@
 """Shared fixtures: the repository root and a small DigitSeg set generated once per session."""
 import shutil
 import socket
+import logging
 import sys
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 
+from flexseg.compat.mmengine_private import forget_logger
 from flexseg.datasets import ensure_digitseg
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,16 +35,22 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
+def _logs_to_a_deleted_folder(logger: MMLogger) -> bool:
+    return any(isinstance(handler, logging.FileHandler)
+               and not Path(handler.baseFilename).parent.exists() for handler in logger.handlers)
+
+
 @pytest.fixture(autouse=True)
 def own_loggers():
     """Forget the loggers a test's runners made: mmengine keeps one per config name and second,
     so a runner starting within the same second as the last test's would log to that test's
-    closed output capture."""
+    closed output capture. Loggers of shared fixtures whose log folder is gone go too: mmengine
+    logs through the newest logger, which would fail to reopen its file."""
     before = set(MMLogger._instance_dict)
     yield
-    for name in set(MMLogger._instance_dict) - before:
-        for handler in MMLogger._instance_dict.pop(name).handlers:
-            handler.close()
+    for name, logger in list(MMLogger._instance_dict.items()):
+        if name not in before or _logs_to_a_deleted_folder(logger):
+            forget_logger(logger)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch.nn as nn
+from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
 
 
@@ -24,3 +25,14 @@ def accumulative_counts(optim_wrapper: OptimWrapper) -> int:
     """How many ``update_params`` calls the wrapper accumulates gradients over before it steps
     (the config's ``optim_wrapper.accumulative_counts``)."""
     return optim_wrapper._accumulative_counts
+
+
+def forget_logger(logger: MMLogger) -> None:
+    """Close ``logger``'s handlers and drop it from mmengine's registry of loggers. mmengine
+    logs every later message of the process (``print_log``, ``init_weights``) through the
+    newest logger, so a runner whose work folder is deleted after it finishes (a temporary
+    one) must be forgotten first; otherwise the next message fails to reopen its log file."""
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    MMLogger._instance_dict.pop(logger.instance_name, None)

@@ -5,11 +5,14 @@ metrics)."""
 import contextlib
 import io
 import json
+import logging
 import math
 import runpy
 import sys
+from pathlib import Path
 
 import pytest
+from mmengine.logging import MMLogger, print_log
 
 from tests.conftest import REPO
 
@@ -84,3 +87,12 @@ def test_a_bad_request_ends_in_one_line_before_measuring(args, message, capsys):
         _run_tool(*args)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[0] == message
+
+
+def test_the_benchmark_leaves_no_logger_writing_to_its_deleted_folders(quick):
+    """Its runners work in temporary folders; the process logs on afterwards."""
+    for logger in MMLogger._instance_dict.values():
+        for handler in logger.handlers:
+            if isinstance(handler, logging.FileHandler):
+                assert Path(handler.baseFilename).parent.exists(), logger.instance_name
+    print_log("logging after the benchmark", logger="current", level=logging.WARNING)

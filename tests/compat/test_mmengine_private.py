@@ -2,12 +2,16 @@
 relies on; an mmengine upgrade that changes them fails here."""
 import hashlib
 import inspect
+import logging
+import shutil
+import time
 
 import torch
+from mmengine.logging import MMLogger, print_log
 from mmengine.model import BaseDataPreprocessor, BaseModel, MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 
-from flexseg.compat.mmengine_private import accumulative_counts, run_forward
+from flexseg.compat.mmengine_private import accumulative_counts, forget_logger, run_forward
 
 # sha256 (first 16 hex digits) of the source of each member in the pinned mmengine 0.10.7.
 PINNED_SOURCES = {
@@ -74,3 +78,19 @@ def test_accumulative_counts_is_the_configured_count_and_mmengine_steps_by_it():
         wrapper.update_params((param * 1.0).sum())  # gradient 1 (scaled by 1/2 per call)
         values.append(param.item())
     assert values == [0.0, -1.0, -1.0, -2.0]  # a step every second call
+
+
+def test_a_forgotten_logger_is_no_longer_the_one_mmengine_logs_through(tmp_path):
+    earlier = MMLogger.get_instance(f"earlier_{time.time_ns()}")
+    folder = tmp_path / "temporary"
+    folder.mkdir()
+    logger = MMLogger.get_instance(f"temporary_{time.time_ns()}",
+                                   log_file=str(folder / "run.log"), log_level="WARNING")
+    assert MMLogger.get_current_instance() is logger
+    forget_logger(logger)
+    shutil.rmtree(folder)
+    assert not logger.handlers
+    assert MMLogger.get_current_instance() is earlier
+    print_log("the folder is gone", logger="current", level=logging.WARNING)  # no error
+    assert not MMLogger.check_instance_created(logger.instance_name)
+    forget_logger(earlier)
