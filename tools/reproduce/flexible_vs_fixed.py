@@ -279,29 +279,47 @@ def cost_table(data: Collected, suffix: str) -> str:
     return markdown_table(["model", "iterations", "train min", "train TFLOPs"], rows)
 
 
+STITCHED_JOBS = {"stitched": ("st", "the stitched model from the pretrained anchors"),
+                 "stitched-lowlr": ("st-lr", "the same with the anchors at 0.1x the learning "
+                                             "rate")}
+
+
 def stitched_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
     anchors = {"S alone": data.points("anchor-s").get("p8"),
                "L alone": data.points("anchor-l").get("p8")}
-    routes = data.points("stitched")
-    curves = {"stitched from the pretrained anchors": list(routes.values())}
+    jobs = {job: data.points(job) for job in STITCHED_JOBS if data.points(job)}
+    curves = {STITCHED_JOBS[job][0]: list(routes.values()) for job, routes in jobs.items()}
     curves.update({name: [p] for name, p in anchors.items() if p})
     lines = []
     if all(anchors.values()):
         gap = anchors["L alone"].value - anchors["S alone"].value
         lines.append(f"Anchors fine-tuned alone: S {anchors['S alone'].value:.1f}, L "
                      f"{anchors['L alone'].value:.1f} mIoU (L − S = {gap:+.1f}; goal ≥ 3).")
-    if routes:
+    if not jobs:
+        return "\n\n".join(lines) or "Not measured yet.", curves
+    fronts = {}
+    for job, routes in jobs.items():
         ordered = sorted(routes.values(), key=lambda p: (p.gflops, p.id))
-        front = [ordered[i] for i in pareto_front([(p.gflops, p.value) for p in ordered])]
-        rows = [[p.id, f"{p.gflops:.3f}", p.value, "✓" if p in front else ""] for p in ordered]
-        lines.append(markdown_table(["route", "GFLOPs", "mIoU", "front"], rows))
-        lines.append(f"\nFront: {', '.join(f'{p.id} {p.value:.1f}' for p in front)}.")
-        ends = {p.id: p for p in ordered if p.id in ("S", "L")}
-        if all(anchors.values()) and len(ends) == 2:
-            lines.append(f"Ends: route S {ends['S'].value:.1f} vs S alone "
-                         f"{anchors['S alone'].value:.1f}; route L {ends['L'].value:.1f} vs L "
-                         f"alone {anchors['L alone'].value:.1f} (goal: within 1).")
-    return "\n\n".join(lines) or "Not measured yet.", curves
+        fronts[job] = [ordered[i].id for i in pareto_front([(p.gflops, p.value)
+                                                             for p in ordered])]
+    first = next(iter(jobs.values()))
+    rows = [[p.id, f"{p.gflops:.3f}",
+             *(f"{routes[p.id].value:.1f}{' ✓' if p.id in fronts[job] else ''}"
+               if p.id in routes else None for job, routes in jobs.items())]
+            for p in sorted(first.values(), key=lambda p: (p.gflops, p.id))]
+    lines.append(markdown_table(["route", "GFLOPs", *(STITCHED_JOBS[job][0] for job in jobs)],
+                                rows))
+    lines.append("\n".join(f"- **{STITCHED_JOBS[job][0]}**: {STITCHED_JOBS[job][1]}; ✓: on "
+                           "its Pareto front" for job in jobs))
+    for job, routes in jobs.items():
+        line = (f"**{STITCHED_JOBS[job][0]}** front: "
+                + ", ".join(f"{key} {routes[key].value:.1f}" for key in fronts[job]) + ".")
+        if all(anchors.values()) and {"S", "L"} <= set(routes):
+            line += (f" Ends: route S {routes['S'].value:.1f} vs S alone "
+                     f"{anchors['S alone'].value:.1f}; route L {routes['L'].value:.1f} vs L "
+                     f"alone {anchors['L alone'].value:.1f} (goal: within 1).")
+        lines.append(line)
+    return "\n\n".join(lines), curves
 
 
 def task_section(data: Collected) -> str:
