@@ -104,7 +104,10 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
         assert cfg.param_scheduler[-1]["end"] == iters, job.name
         distill = cfg.train_cfg.get("distill")
         teacher = job.name.startswith("flex-teacher")
-        if job.name.startswith("flex-inplace"):
+        if job.name == "flex-inplace-p8":  # p8 teaches after training alone
+            assert distill["mode"] == "inplace" and distill["teacher_choice"] == "p8"
+            assert distill["teacher_only_iters"] == 500
+        elif job.name.startswith("flex-inplace"):
             assert distill["mode"] == "inplace" and "teacher_choice" not in distill, job.name
         elif teacher:  # the fixed p8 job's own config and final weights
             assert distill["mode"] == "teacher" and distill["init_student"], job.name
@@ -117,7 +120,8 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
         two = "-two" in job.name or teacher
         assert sampler.get("num_choices", 1) == (2 if two else 1), job.name
         stitched = job.name.startswith("stitched")
-        assert sampler["strategy"] == ("weighted" if "cheap" in job.name or teacher else
+        weighted = "cheap" in job.name or teacher or job.name == "flex-inplace-p8"
+        assert sampler["strategy"] == ("weighted" if weighted else
                                        "ros" if stitched else "uniform"), job.name
         custom_keys = cfg.optim_wrapper.get("paramwise_cfg", {}).get("custom_keys", {})
         lr_mult = custom_keys.get("backbone", {}).get("lr_mult", 1.0)

@@ -72,6 +72,10 @@ RECIPES = {
                            "and teaches one drawn size per iteration"),
     "flex-uniform-lowlr": ("uni-lr", "uniform, the backbone at 0.1x the learning rate (the "
                                      "pretrained flexibility kept closer)"),
+    "flex-inplace-p8": ("ip-p8", "in-place distillation from p8: p8 trains alone for 500 "
+                                 "iterations, then every iteration trains p8 on the task loss "
+                                 "and one drawn size (p6 and p4 2x) toward it (one run, no "
+                                 "separate teacher)"),
     "flex-cheap": ("cheap", "p16 drawn 3x as often as each other size"),
     "flex-teacher-p8": ("t-p8", "FlexiViT's recipe from a fixed model: starts from the fixed p8 "
                                 "model, every drawn size distilled toward its predictions; two "
@@ -86,6 +90,8 @@ TEACHER_P8 = ("dict(mode='teacher', init_student=True, teacher=dict("
               "config='{root}/fixed-p8/config.py', checkpoint='{root}/fixed-p8/final.pth'))")
 FAR_SIZES_TWICE = ("dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2), "
                    "num_choices=2)")
+INPLACE_P8 = "dict(mode='inplace', teacher_choice='p8', teacher_only_iters=500)"
+STUDENTS_FAR_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p6=2, p4=2))"
 CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, p4=1))"
 UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
 BACKBONE_LR_TENTH = ("optim_wrapper = dict(paramwise_cfg=dict("
@@ -159,6 +165,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
                sampler=FAR_SIZES_TWICE),
         *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
         recipe("flex-uniform-lowlr", iters, extra=BACKBONE_LR_TENTH),
+        recipe("flex-inplace-p8", iters, distill=INPLACE_P8, sampler=STUDENTS_FAR_TWICE),
         Job("stitched-lowlr", STITCHED_CONFIG, schedule(iters) + BACKBONE_LR_TENTH),
         fixed(12, iters),
         fixed(6, iters),
