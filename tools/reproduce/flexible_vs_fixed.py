@@ -96,6 +96,7 @@ CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, 
 UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
 BACKBONE_LR_TENTH = ("optim_wrapper = dict(paramwise_cfg=dict("
                      "custom_keys={'backbone': dict(lr_mult=0.1)}))\n")
+BACKBONE_LR_FULL = BACKBONE_LR_TENTH.replace("0.1", "1.0")
 EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
 
 
@@ -138,9 +139,10 @@ def recipe(stem: str, iters: int, suffix: str = "", distill: str = "None",
                + extra, needs=needs)
 
 
-def anchor(which: str, dim: int, depth: int, heads: int, indices: tuple, iters: int) -> Job:
+def anchor(which: str, dim: int, depth: int, heads: int, indices: tuple, iters: int,
+           suffix: str = "", extra: str = "") -> Job:
     """An anchor fine-tuned alone, with the stitched model's neck and head (96 channels)."""
-    return Job(f"anchor-{which}", MAIN_CONFIG, schedule(iters) + f"""
+    return Job(f"anchor-{which}{suffix}", MAIN_CONFIG, schedule(iters) + extra + f"""
 model = dict(
     backbone=dict(patch_size=8, patch_sizes=[8], embed_dim={dim}, depth={depth},
                   num_heads={heads}, out_indices={indices},
@@ -160,13 +162,15 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(16, iters),
         anchor("s", 64, 6, 4, (1, 2, 4, 5), iters),
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters),
+        anchor("s", 64, 6, 4, (1, 2, 4, 5), iters, "-lowlr", BACKBONE_LR_TENTH),
+        anchor("l", 96, 12, 6, (3, 5, 9, 11), iters, "-lowlr", BACKBONE_LR_TENTH),
         Job("stitched", STITCHED_CONFIG, schedule(iters)),
+        Job("stitched-fulllr", STITCHED_CONFIG, schedule(iters) + BACKBONE_LR_FULL),
         recipe("flex-teacher-p8", iters, distill=TEACHER_P8, needs=("fixed-p8",),
                sampler=FAR_SIZES_TWICE),
         *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
         recipe("flex-uniform-lowlr", iters, extra=BACKBONE_LR_TENTH),
         recipe("flex-inplace-p8", iters, distill=INPLACE_P8, sampler=STUDENTS_FAR_TWICE),
-        Job("stitched-lowlr", STITCHED_CONFIG, schedule(iters) + BACKBONE_LR_TENTH),
         fixed(12, iters),
         fixed(6, iters),
         recipe("flex-uniform-two", iters, sampler=UNIFORM_TWO),
@@ -286,22 +290,30 @@ def cost_table(data: Collected, suffix: str) -> str:
     return markdown_table(["model", "iterations", "train min", "train TFLOPs"], rows)
 
 
-STITCHED_JOBS = {"stitched": ("st", "the stitched model from the pretrained anchors"),
-                 "stitched-lowlr": ("st-lr", "the same with the anchors at 0.1x the learning "
-                                             "rate")}
+STITCHED_JOBS = {"stitched": ("st", "the stitched demo config: from the pretrained anchors, "
+                                       "the backbone at 0.1x the learning rate"),
+                 "stitched-fulllr": ("st-full", "the same with the backbone at the head's "
+                                                "learning rate")}
+# The anchors fine-tuned alone at each stitched job's learning rate: job-name suffix, label
+ANCHOR_RATES = {"stitched": ("-lowlr", "backbone lr x0.1"), "stitched-fulllr": ("", "full lr")}
+
+
+def anchors_alone(data: Collected, suffix: str) -> dict[str, Point | None]:
+    return {"S": data.points(f"anchor-s{suffix}").get("p8"),
+            "L": data.points(f"anchor-l{suffix}").get("p8")}
 
 
 def stitched_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
-    anchors = {"S alone": data.points("anchor-s").get("p8"),
-               "L alone": data.points("anchor-l").get("p8")}
     jobs = {job: data.points(job) for job in STITCHED_JOBS if data.points(job)}
     curves = {STITCHED_JOBS[job][0]: list(routes.values()) for job, routes in jobs.items()}
-    curves.update({name: [p] for name, p in anchors.items() if p})
     lines = []
-    if all(anchors.values()):
-        gap = anchors["L alone"].value - anchors["S alone"].value
-        lines.append(f"Anchors fine-tuned alone: S {anchors['S alone'].value:.1f}, L "
-                     f"{anchors['L alone'].value:.1f} mIoU (L − S = {gap:+.1f}; goal ≥ 3).")
+    for suffix, label in ANCHOR_RATES.values():
+        anchors = anchors_alone(data, suffix)
+        curves.update({f"{key} alone ({label})": [p] for key, p in anchors.items() if p})
+        if all(anchors.values()):
+            gap = anchors["L"].value - anchors["S"].value
+            lines.append(f"Anchors fine-tuned alone ({label}): S {anchors['S'].value:.1f}, L "
+                         f"{anchors['L'].value:.1f} mIoU (L − S = {gap:+.1f}; goal ≥ 3).")
     if not jobs:
         return "\n\n".join(lines) or "Not measured yet.", curves
     fronts = {}
@@ -321,10 +333,12 @@ def stitched_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
     for job, routes in jobs.items():
         line = (f"**{STITCHED_JOBS[job][0]}** front: "
                 + ", ".join(f"{key} {routes[key].value:.1f}" for key in fronts[job]) + ".")
+        suffix, label = ANCHOR_RATES[job]
+        anchors = anchors_alone(data, suffix)
         if all(anchors.values()) and {"S", "L"} <= set(routes):
-            line += (f" Ends: route S {routes['S'].value:.1f} vs S alone "
-                     f"{anchors['S alone'].value:.1f}; route L {routes['L'].value:.1f} vs L "
-                     f"alone {anchors['L alone'].value:.1f} (goal: within 1).")
+            line += (f" Ends against the anchors alone ({label}): route S "
+                     f"{routes['S'].value:.1f} vs {anchors['S'].value:.1f}; route L "
+                     f"{routes['L'].value:.1f} vs {anchors['L'].value:.1f} (goal: within 1).")
         lines.append(line)
     return "\n\n".join(lines), curves
 

@@ -1,4 +1,4 @@
-_base_ = ['/work/study-wt/configs/snnet/snnet-tiny_upernet_digitseg-64x64.py']
+_base_ = ['/work/study-wt2/configs/snnet/snnet-tiny_upernet_digitseg-64x64.py']
 
 train_cfg = dict(max_iters=1300, val_interval=1300, distill=None)
 param_scheduler = [
@@ -7,4 +7,5 @@ param_scheduler = [
 ]
 default_hooks = dict(checkpoint=dict(interval=100, max_keep_ckpts=1), logger=dict(interval=50))
 log_processor = dict(window_size=50)
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}))
 
