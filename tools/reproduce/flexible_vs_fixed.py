@@ -76,6 +76,9 @@ RECIPES = {
                                  "iterations, then every iteration trains p8 on the task loss "
                                  "and one drawn size (p6 and p4 2x) toward it (one run, no "
                                  "separate teacher)"),
+    "flex-inplace-p8-lowlr": ("ip-p8-lr", "ip-p8 with the backbone at 0.1x the learning rate"),
+    "flex-inplace-p8-lowlr-1k": ("ip-p8-lr-1k", "ip-p8-lr in 1,000 iterations, p8 alone for the "
+                                               "first 400 (the main job's time)"),
     "flex-cheap": ("cheap", "p16 drawn 3x as often as each other size"),
     "flex-teacher-p8": ("t-p8", "FlexiViT's recipe from a fixed model: starts from the fixed p8 "
                                 "model, every drawn size distilled toward its predictions; two "
@@ -91,6 +94,8 @@ TEACHER_P8 = ("dict(mode='teacher', init_student=True, teacher=dict("
 FAR_SIZES_TWICE = ("dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2), "
                    "num_choices=2)")
 INPLACE_P8 = "dict(mode='inplace', teacher_choice='p8', teacher_only_iters=500)"
+INPLACE_P8_SHORT = INPLACE_P8.replace("=500", "=400")
+SHORT_ITERS = 1000  # the in-place recipe's 1,300-iteration cost is 1.5x the uniform one's
 STUDENTS_FAR_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p6=2, p4=2))"
 CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, p4=1))"
 UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
@@ -171,6 +176,10 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
         recipe("flex-uniform-lowlr", iters, extra=BACKBONE_LR_TENTH),
         recipe("flex-inplace-p8", iters, distill=INPLACE_P8, sampler=STUDENTS_FAR_TWICE),
+        recipe("flex-inplace-p8-lowlr", iters, distill=INPLACE_P8, sampler=STUDENTS_FAR_TWICE,
+               extra=BACKBONE_LR_TENTH),
+        recipe("flex-inplace-p8-lowlr-1k", round(iters * SHORT_ITERS / ITERS),
+               distill=INPLACE_P8_SHORT, sampler=STUDENTS_FAR_TWICE, extra=BACKBONE_LR_TENTH),
         fixed(12, iters),
         fixed(6, iters),
         recipe("flex-uniform-two", iters, sampler=UNIFORM_TWO),
