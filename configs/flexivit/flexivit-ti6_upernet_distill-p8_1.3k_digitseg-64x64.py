@@ -9,7 +9,8 @@
 _base_ = ['./flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 teacher_name = 'flexivit-ti6_upernet_fixed-p8_1.3k_digitseg-64x64'
 train_cfg = dict(
-    sampler=dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2),
+    sampler=dict(_delete_=True, strategy='weighted',
+                 weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2),
                  num_choices=2),
     distill=dict(
         _delete_=True,  # replaces the base's in-place recipe

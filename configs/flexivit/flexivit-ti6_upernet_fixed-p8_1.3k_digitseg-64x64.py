@@ -3,4 +3,5 @@
 # (flexivit-ti6_upernet_distill-p8_1.3k_digitseg-64x64.py).
 _base_ = ['./flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 model = dict(backbone=dict(patch_sizes=[8]))
-train_cfg = dict(distill=None)  # one choice: nothing to distil
+train_cfg = dict(sampler=dict(_delete_=True, strategy='uniform'),
+                 distill=None)  # one choice: nothing to sample or distil

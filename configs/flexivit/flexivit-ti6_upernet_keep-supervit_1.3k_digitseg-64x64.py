@@ -9,5 +9,5 @@
 _base_ = ['./flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 model = dict(backbone=dict(patch_sizes=[8, 12, 16], keep_points=(1, 3),
                            keep_rates=(1.0, 0.7, 0.5)))
-train_cfg = dict(sampler=dict(strategy='uniform', num_choices=1),
+train_cfg = dict(sampler=dict(_delete_=True, strategy='uniform', num_choices=1),
                  distill=dict(_delete_=True, mode='inplace'))

@@ -1,8 +1,8 @@
 """A run killed with SIGKILL and resumed is the run that was never killed.
 
 The main job's config (FlexiViT, random patch size, photometric augmentation, decode-head
-dropout; in-place distillation and drop path switched on so that the teacher phase and the
-random generators matter) shrunk to 8 iterations on tiny
+dropout, in-place distillation from p8 after a teacher-only phase; drop path switched on so
+that the random generators matter) shrunk to 8 iterations on tiny
 data, with a checkpoint every 2 iterations and a multi-budget validation every 4. One run goes
 through; another is killed with ``kill -9`` in the middle of its validation at iteration 4 and
 resumed with ``--resume``. The resumed run repeats the interrupted validation, then trains
@@ -25,8 +25,8 @@ def _command(work_dir: Path, data_root: Path, *extra: str) -> list[str]:
     return [PYTHON, "tools/train.py", str(CONFIG), "--work-dir", str(work_dir), *extra,
             "--cfg-options", *quick_run_options(data_root, max_iters=MAX_ITERS),
             "train_cfg.val_interval=4", "model.backbone.drop_path_rate=0.1",
-            # in-place distillation after a teacher-only phase: both phases cross the kill
-            "train_cfg.distill._delete_=True", "train_cfg.distill.mode=inplace",
+            # the main job's in-place distillation with a shorter teacher-only phase: both
+            # phases cross the kill
             "train_cfg.distill.teacher_only_iters=2",
             "log_processor.window_size=1"]  # each logged loss is its own iteration's
 

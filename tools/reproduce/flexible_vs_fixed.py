@@ -65,7 +65,7 @@ ANCHOR_FILES = {"s": "pretrained/anchor-s_digittags-64x64.pth",
 # unless its key ends in "-scr".
 RECIPES = {
     "flex-uniform": ("uni", "a uniformly drawn patch size per iteration (FlexiViT's transfer "
-                            "recipe; the main job)"),
+                            "recipe)"),
     "flex-uniform-two": ("uni2", "two distinct uniformly drawn sizes per iteration, gradients "
                                  "summed, one optimizer step"),
     "flex-inplace": ("ip", "in-place distillation: p4 (the dearest) trains on the task loss "
@@ -75,7 +75,7 @@ RECIPES = {
     "flex-inplace-p8": ("ip-p8", "in-place distillation from p8: p8 trains alone for 500 "
                                  "iterations, then every iteration trains p8 on the task loss "
                                  "and one drawn size (p6 and p4 2x) toward it (one run, no "
-                                 "separate teacher)"),
+                                 "separate teacher; the main job)"),
     "flex-inplace-p8-lowlr": ("ip-p8-lr", "ip-p8 with the backbone at 0.1x the learning rate"),
     "flex-inplace-p8-lowlr-1k": ("ip-p8-lr-1k", "ip-p8-lr in 1,000 iterations, p8 alone for the "
                                                "first 400 (the main job's time)"),
@@ -85,7 +85,7 @@ RECIPES = {
                                 "sizes per iteration, p6 and p4 drawn 2x"),
     "flex-uniform-scratch": ("uni-scr", "uniform, from random weights"),
 }
-MAIN_RECIPE = "flex-uniform"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
+MAIN_RECIPE = "flex-inplace-p8"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
 FIXED_KEYS = {"fixed": ("fixed", "a model fine-tuned at this size alone"),
               "fixed-scratch": ("fixed-scr", "the same from random weights"),
               "every-size": ("p8→", "the fixed p8 model run at this size (PI-resized kernel)")}
@@ -98,6 +98,7 @@ INPLACE_P8_SHORT = INPLACE_P8.replace("=500", "=400")
 SHORT_ITERS = 1000  # the in-place recipe's 1,300-iteration cost is 1.5x the uniform one's
 STUDENTS_FAR_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p6=2, p4=2))"
 CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, p4=1))"
+UNIFORM = "dict(strategy='uniform')"
 UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
 BACKBONE_LR_TENTH = ("optim_wrapper = dict(paramwise_cfg=dict("
                      "custom_keys={'backbone': dict(lr_mult=0.1)}))\n")
@@ -109,9 +110,11 @@ def schedule(iters: int, distill: str = "None", **train_cfg: str) -> str:
     """Config text: ``iters`` iterations, warm-up then cosine, validation only at the end,
     checkpoints often enough to resume cheaply, logged times averaged over each log interval.
     ``train_cfg``: more keys of ``train_cfg`` as config text (a config file's second
-    ``train_cfg = ...`` would replace the first). ``distill``: the recipe as config text; the
-    main config's own is replaced, never merged."""
+    ``train_cfg = ...`` would replace the first). ``distill`` and ``sampler``: the recipe as config
+    text; the config's own are replaced, never merged."""
     warmup = min(100, iters // 2)  # the main config's 100, shortened for tiny test runs
+    if "sampler" in train_cfg:
+        train_cfg["sampler"] = train_cfg["sampler"].replace("dict(", "dict(_delete_=True, ", 1)
     keys = "".join(f", {key}={text}" for key, text in train_cfg.items())
     if distill != "None":
         distill = distill.replace("dict(", "dict(_delete_=True, ", 1)
@@ -130,7 +133,7 @@ def fixed(size: int, iters: int, suffix: str = "", scratch: bool = False) -> Job
         Evaluation("eval"),)
     name = f"fixed-p{size}{'-scratch' if scratch else ''}{suffix}"
     start = ", init_cfg=None" if scratch else ""
-    return Job(name, MAIN_CONFIG, schedule(iters) +
+    return Job(name, MAIN_CONFIG, schedule(iters, sampler=UNIFORM) +
                f"model = dict(backbone=dict(patch_size={size}, patch_sizes=[{size}]{start}))",
                evals=evals)
 
@@ -138,7 +141,9 @@ def fixed(size: int, iters: int, suffix: str = "", scratch: bool = False) -> Job
 def recipe(stem: str, iters: int, suffix: str = "", distill: str = "None",
            scratch: bool = False, needs: tuple[str, ...] = (), extra: str = "",
            **train_cfg: str) -> Job:
-    """``extra``: more config text (e.g. the optimizer's ``paramwise_cfg``)."""
+    """``extra``: more config text (e.g. the optimizer's ``paramwise_cfg``); the sampler is
+    uniform unless given."""
+    train_cfg.setdefault("sampler", UNIFORM)
     return Job(stem + suffix, MAIN_CONFIG,
                schedule(iters, distill=distill, **train_cfg) + (SCRATCH if scratch else "")
                + extra, needs=needs)
@@ -147,7 +152,8 @@ def recipe(stem: str, iters: int, suffix: str = "", distill: str = "None",
 def anchor(which: str, dim: int, depth: int, heads: int, indices: tuple, iters: int,
            suffix: str = "", extra: str = "") -> Job:
     """An anchor fine-tuned alone, with the stitched model's neck and head (96 channels)."""
-    return Job(f"anchor-{which}{suffix}", MAIN_CONFIG, schedule(iters) + extra + f"""
+    head = schedule(iters, sampler=UNIFORM) + extra
+    return Job(f"anchor-{which}{suffix}", MAIN_CONFIG, head + f"""
 model = dict(
     backbone=dict(patch_size=8, patch_sizes=[8], embed_dim={dim}, depth={depth},
                   num_heads={heads}, out_indices={indices},

@@ -99,7 +99,9 @@ def backbone(**options) -> dict:
     return dict(model=dict(backbone=options))
 
 
-P8 = backbone(patch_size=8, patch_sizes=[8])
+# One patch size: nothing to sample or distil (the main config's recipe needs them all).
+P8 = merged(backbone(patch_size=8, patch_sizes=[8]),
+            dict(train_cfg=dict(sampler=dict(_delete_=True, strategy="uniform"), distill=None)))
 
 
 def pretrained(path: str) -> dict:
