@@ -43,7 +43,8 @@ def test_planned_gflops_replay_the_sampler_and_the_teacher_choice(tmp_path):
     config = tmp_path / "inplace.py"
     config.write_text(f"_base_ = ['{REPO}/configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-"
                       "64x64.py']\ntrain_cfg = dict(distill=dict(_delete_=True, mode='inplace', "
-                      "teacher_only_iters=10), sampler=dict(num_choices=2))\n")
+                      "teacher_only_iters=10), sampler=dict(_delete_=True, strategy='uniform', "
+                      "num_choices=2))\n")
     cfg = Config.fromfile(str(config))
     init_default_scope("mmseg")
     space = build_budget_space(MODELS.build(cfg.model), (64, 64))
