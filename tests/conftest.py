@@ -1,7 +1,7 @@
 """Shared fixtures: the repository root and a small DigitSeg set generated once per session."""
+import logging
 import shutil
 import socket
-import logging
 import sys
 from pathlib import Path
 

@@ -93,17 +93,29 @@ TEACHER_P8 = ("dict(mode='teacher', init_student=True, teacher=dict("
               "config='{root}/fixed-p8/config.py', checkpoint='{root}/fixed-p8/final.pth'))")
 FAR_SIZES_TWICE = ("dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2), "
                    "num_choices=2)")
-INPLACE_P8 = "dict(mode='inplace', teacher_choice='p8', teacher_only_iters=500)"
-INPLACE_P8_SHORT = INPLACE_P8.replace("=500", "=400")
+
 SHORT_ITERS = 1000  # the in-place recipe's 1,300-iteration cost is 1.5x the uniform one's
 STUDENTS_FAR_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p6=2, p4=2))"
 CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, p4=1))"
 UNIFORM = "dict(strategy='uniform')"
 UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
-BACKBONE_LR_TENTH = ("optim_wrapper = dict(paramwise_cfg=dict("
-                     "custom_keys={'backbone': dict(lr_mult=0.1)}))\n")
-BACKBONE_LR_FULL = BACKBONE_LR_TENTH.replace("0.1", "1.0")
 EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
+
+
+def inplace_from_p8(alone: int) -> str:
+    """In-place distillation taught by p8, which trains ``alone`` iterations first."""
+    return f"dict(mode='inplace', teacher_choice='p8', teacher_only_iters={alone})"
+
+
+def backbone_lr(mult: float) -> str:
+    """Config text: the backbone's learning rate at ``mult`` times the head's."""
+    return ("optim_wrapper = dict(paramwise_cfg=dict("
+            f"custom_keys={{'backbone': dict(lr_mult={mult})}}))\n")
+
+
+def replacing(text: str) -> str:
+    """Config text ``dict(...)`` that replaces the base config's value instead of merging."""
+    return text.replace("dict(", "dict(_delete_=True, ", 1)
 
 
 def schedule(iters: int, distill: str = "None", **train_cfg: str) -> str:
@@ -114,10 +126,10 @@ def schedule(iters: int, distill: str = "None", **train_cfg: str) -> str:
     text; the config's own are replaced, never merged."""
     warmup = min(100, iters // 2)  # the main config's 100, shortened for tiny test runs
     if "sampler" in train_cfg:
-        train_cfg["sampler"] = train_cfg["sampler"].replace("dict(", "dict(_delete_=True, ", 1)
+        train_cfg["sampler"] = replacing(train_cfg["sampler"])
     keys = "".join(f", {key}={text}" for key, text in train_cfg.items())
     if distill != "None":
-        distill = distill.replace("dict(", "dict(_delete_=True, ", 1)
+        distill = replacing(distill)
     return f"""
 train_cfg = dict(max_iters={iters}, val_interval={iters}, distill={distill}{keys})
 param_scheduler = [
@@ -173,19 +185,20 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(16, iters),
         anchor("s", 64, 6, 4, (1, 2, 4, 5), iters),
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters),
-        anchor("s", 64, 6, 4, (1, 2, 4, 5), iters, "-lowlr", BACKBONE_LR_TENTH),
-        anchor("l", 96, 12, 6, (3, 5, 9, 11), iters, "-lowlr", BACKBONE_LR_TENTH),
+        anchor("s", 64, 6, 4, (1, 2, 4, 5), iters, "-lowlr", backbone_lr(0.1)),
+        anchor("l", 96, 12, 6, (3, 5, 9, 11), iters, "-lowlr", backbone_lr(0.1)),
         Job("stitched", STITCHED_CONFIG, schedule(iters)),
-        Job("stitched-fulllr", STITCHED_CONFIG, schedule(iters) + BACKBONE_LR_FULL),
+        Job("stitched-fulllr", STITCHED_CONFIG, schedule(iters) + backbone_lr(1.0)),
         recipe("flex-teacher-p8", iters, distill=TEACHER_P8, needs=("fixed-p8",),
                sampler=FAR_SIZES_TWICE),
         *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
-        recipe("flex-uniform-lowlr", iters, extra=BACKBONE_LR_TENTH),
-        recipe("flex-inplace-p8", iters, distill=INPLACE_P8, sampler=STUDENTS_FAR_TWICE),
-        recipe("flex-inplace-p8-lowlr", iters, distill=INPLACE_P8, sampler=STUDENTS_FAR_TWICE,
-               extra=BACKBONE_LR_TENTH),
+        recipe("flex-uniform-lowlr", iters, extra=backbone_lr(0.1)),
+        recipe("flex-inplace-p8", iters, distill=inplace_from_p8(500),
+               sampler=STUDENTS_FAR_TWICE),
+        recipe("flex-inplace-p8-lowlr", iters, distill=inplace_from_p8(500),
+               sampler=STUDENTS_FAR_TWICE, extra=backbone_lr(0.1)),
         recipe("flex-inplace-p8-lowlr-1k", round(iters * SHORT_ITERS / ITERS),
-               distill=INPLACE_P8_SHORT, sampler=STUDENTS_FAR_TWICE, extra=BACKBONE_LR_TENTH),
+               distill=inplace_from_p8(400), sampler=STUDENTS_FAR_TWICE, extra=backbone_lr(0.1)),
         fixed(12, iters),
         fixed(6, iters),
         recipe("flex-uniform-two", iters, sampler=UNIFORM_TWO),
@@ -319,7 +332,7 @@ def anchors_alone(data: Collected, suffix: str) -> dict[str, Point | None]:
 
 
 def stitched_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
-    jobs = {job: data.points(job) for job in STITCHED_JOBS if data.points(job)}
+    jobs = {job: routes for job in STITCHED_JOBS if (routes := data.points(job))}
     curves = {STITCHED_JOBS[job][0]: list(routes.values()) for job, routes in jobs.items()}
     lines = []
     for suffix, label in ANCHOR_RATES.values():
@@ -516,10 +529,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cfg-options", nargs="+", default=[],
                         help="overrides for every job, e.g. a data root (tests)")
     return parser.parse_args()
-
-
-
-
 
 
 def main() -> None:

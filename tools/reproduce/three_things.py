@@ -251,8 +251,6 @@ NEEDED_PRETRAINING = {"par-ft": "pre-par", "seq-ft": "pre-seq", "mim-linear-ft":
                       "mim-hmlp-ft": "mim-hmlp"}
 
 
-
-
 # ---------------------------------------------------------------------------- measurements
 def measure_memory(quick: bool) -> dict:
     """Training memory, trainable parameters and step time per resolution and variant."""
@@ -535,8 +533,6 @@ def parse_args() -> argparse.Namespace:
                         help="overrides for every pretraining run (tests)")
     parser.add_argument("--pretrain-one", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args()
-
-
 
 
 def measure(archive: Path, root: Path, args: argparse.Namespace, jobs: list[Job],
