@@ -109,6 +109,7 @@ class FrozenTeacher:
         self.module = _submodule(self.model, module)
         backbone = getattr(self.model, "backbone", None)
         if isinstance(backbone, FlexibleBackbone):
+            find_flexible(self.model)  # its per-choice norms follow its choice
             space = backbone.space()
             if choice is None and len(space) > 1:
                 raise ValueError(f"the teacher's backbone has several choices "

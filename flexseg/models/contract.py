@@ -122,11 +122,16 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def find_flexible(model: nn.Module) -> FlexibleBackbone:
-    """The flexible backbone of an OpenMMLab model (its ``backbone`` attribute, unwrapped)."""
+    """The flexible backbone of an OpenMMLab model (its ``backbone`` attribute, unwrapped).
+    The model's per-choice norms (``ChoiceBN``) are linked to it on the way: every path that
+    switches choices asks for the backbone here first."""
+    from flexseg.models.choice_norm import link_choice_norms  # OpenMMLab-bound: import late
+
     model = unwrap(model)
     backbone = getattr(model, "backbone", model)
     if not isinstance(backbone, FlexibleBackbone):
         raise TypeError(
             f"{type(backbone).__name__} is not a flexible backbone; budget sampling and "
             "multi-budget evaluation need a backbone such as FlexiViT")
+    link_choice_norms(model, backbone)
     return backbone

@@ -125,8 +125,13 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
                                        "ros" if stitched else "uniform"), job.name
         custom_keys = cfg.optim_wrapper.get("paramwise_cfg", {}).get("custom_keys", {})
         lr_mult = custom_keys.get("backbone", {}).get("lr_mult", 1.0)
-        low = "-lowlr" in job.name or job.name == "stitched"  # the stitched config's
+        low = "-lowlr" in job.name or job.name in ("stitched", "stitched-cbn")  # its config's
         assert lr_mult == (0.1 if low else 1.0), job.name
+        # the jobs run before per-choice BN keep the head's shared statistics, the rest the
+        # main config's per-choice ones
+        shared = script.SHARED_BN in job.overrides
+        assert cfg.model.decode_head.norm_cfg.type == ("SyncBN" if shared
+                                                       else "ChoiceBatchNorm"), job.name
         backbone = cfg.model.backbone
         if stitched:
             starts = [backbone.small.init_cfg.checkpoint, backbone.large.init_cfg.checkpoint]
@@ -138,8 +143,8 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
 
 
 def test_the_shipped_main_config_trains_the_studys_main_recipe(tmp_path):
-    """The main job is the recipe the study measured as "uni": same sampler, no distillation,
-    same pretrained start, same iterations."""
+    """The main job is the recipe the study measured as its main one: same sampler,
+    distillation, head norm, pretrained start and iterations."""
     from mmengine.config import Config
 
     main = Config.fromfile(str(REPO / "configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-"
@@ -150,6 +155,7 @@ def test_the_shipped_main_config_trains_the_studys_main_recipe(tmp_path):
     assert cfg.train_cfg.distill == main.train_cfg.distill
     assert cfg.train_cfg.max_iters == main.train_cfg.max_iters
     assert cfg.model.backbone.init_cfg == main.model.backbone.init_cfg
+    assert cfg.model.decode_head.norm_cfg == main.model.decode_head.norm_cfg
 
 
 def test_selecting_jobs_brings_what_they_need_in_study_order():

@@ -75,7 +75,10 @@ RECIPES = {
     "flex-inplace-p8": ("ip-p8", "in-place distillation from p8: p8 trains alone for 500 "
                                  "iterations, then every iteration trains p8 on the task loss "
                                  "and one drawn size (p6 and p4 2x) toward it (one run, no "
-                                 "separate teacher; the main job)"),
+                                 "separate teacher)"),
+    "flex-inplace-p8-cbn": ("ip-p8-cbn", "ip-p8 with BN statistics per patch size in the head "
+                                         "(ChoiceBatchNorm; the main job)"),
+    "flex-uniform-cbn": ("uni-cbn", "uni with BN statistics per patch size in the head"),
     "flex-inplace-p8-lowlr": ("ip-p8-lr", "ip-p8 with the backbone at 0.1x the learning rate"),
     "flex-inplace-p8-lowlr-1k": ("ip-p8-lr-1k", "ip-p8-lr in 1,000 iterations, p8 alone for the "
                                                "first 400 (the main job's time)"),
@@ -85,7 +88,7 @@ RECIPES = {
                                 "sizes per iteration, p6 and p4 drawn 2x"),
     "flex-uniform-scratch": ("uni-scr", "uniform, from random weights"),
 }
-MAIN_RECIPE = "flex-inplace-p8"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
+MAIN_RECIPE = "flex-inplace-p8-cbn"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
 FIXED_KEYS = {"fixed": ("fixed", "a model fine-tuned at this size alone"),
               "fixed-scratch": ("fixed-scr", "the same from random weights"),
               "every-size": ("p8→", "the fixed p8 model run at this size (PI-resized kernel)")}
@@ -100,6 +103,9 @@ CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, 
 UNIFORM = "dict(strategy='uniform')"
 UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
 EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
+# The head's BN as the jobs before ChoiceBatchNorm ran it: one set of running statistics shared
+# by every choice (SyncBN, plain BN on the CPU).
+SHARED_BN = "model = dict(decode_head=dict(norm_cfg=dict(type='SyncBN', requires_grad=True)))\n"
 
 
 def inplace_from_p8(alone: int) -> str:
@@ -180,25 +186,30 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
     long = int(iters * LONG)
     return [
         fixed(8, iters),
-        recipe("flex-uniform", iters),
+        recipe("flex-uniform", iters, extra=SHARED_BN),
         fixed(4, iters),
         fixed(16, iters),
         anchor("s", 64, 6, 4, (1, 2, 4, 5), iters),
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters),
         anchor("s", 64, 6, 4, (1, 2, 4, 5), iters, "-lowlr", backbone_lr(0.1)),
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters, "-lowlr", backbone_lr(0.1)),
-        Job("stitched", STITCHED_CONFIG, schedule(iters)),
-        Job("stitched-fulllr", STITCHED_CONFIG, schedule(iters) + backbone_lr(1.0)),
+        Job("stitched", STITCHED_CONFIG, schedule(iters) + SHARED_BN),
+        Job("stitched-fulllr", STITCHED_CONFIG, schedule(iters) + backbone_lr(1.0) + SHARED_BN),
         recipe("flex-teacher-p8", iters, distill=TEACHER_P8, needs=("fixed-p8",),
-               sampler=FAR_SIZES_TWICE),
+               sampler=FAR_SIZES_TWICE, extra=SHARED_BN),
         *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
-        recipe("flex-uniform-lowlr", iters, extra=backbone_lr(0.1)),
+        recipe("flex-uniform-lowlr", iters, extra=backbone_lr(0.1) + SHARED_BN),
         recipe("flex-inplace-p8", iters, distill=inplace_from_p8(500),
-               sampler=STUDENTS_FAR_TWICE),
+               sampler=STUDENTS_FAR_TWICE, extra=SHARED_BN),
         recipe("flex-inplace-p8-lowlr", iters, distill=inplace_from_p8(500),
-               sampler=STUDENTS_FAR_TWICE, extra=backbone_lr(0.1)),
+               sampler=STUDENTS_FAR_TWICE, extra=backbone_lr(0.1) + SHARED_BN),
         recipe("flex-inplace-p8-lowlr-1k", round(iters * SHORT_ITERS / ITERS),
-               distill=inplace_from_p8(400), sampler=STUDENTS_FAR_TWICE, extra=backbone_lr(0.1)),
+               distill=inplace_from_p8(400), sampler=STUDENTS_FAR_TWICE,
+               extra=backbone_lr(0.1) + SHARED_BN),
+        recipe("flex-inplace-p8-cbn", iters, distill=inplace_from_p8(500),
+               sampler=STUDENTS_FAR_TWICE),
+        recipe("flex-uniform-cbn", iters),
+        Job("stitched-cbn", STITCHED_CONFIG, schedule(iters)),
         fixed(12, iters),
         fixed(6, iters),
         recipe("flex-uniform-two", iters, sampler=UNIFORM_TWO),
@@ -318,12 +329,16 @@ def cost_table(data: Collected, suffix: str) -> str:
     return markdown_table(["model", "iterations", "train min", "train TFLOPs"], rows)
 
 
-STITCHED_JOBS = {"stitched": ("st", "the stitched demo config: from the pretrained anchors, "
-                                       "the backbone at 0.1x the learning rate"),
+STITCHED_JOBS = {"stitched": ("st", "the stitched model from the pretrained anchors, the "
+                                       "backbone at 0.1x the learning rate, one set of BN "
+                                       "statistics in the head"),
                  "stitched-fulllr": ("st-full", "the same with the backbone at the head's "
-                                                "learning rate")}
+                                                "learning rate"),
+                 "stitched-cbn": ("st-cbn", "st with BN statistics per route in the head "
+                                            "(ChoiceBatchNorm; the stitched demo config)")}
 # The anchors fine-tuned alone at each stitched job's learning rate: job-name suffix, label
-ANCHOR_RATES = {"stitched": ("-lowlr", "backbone lr x0.1"), "stitched-fulllr": ("", "full lr")}
+ANCHOR_RATES = {"stitched": ("-lowlr", "backbone lr x0.1"), "stitched-fulllr": ("", "full lr"),
+                "stitched-cbn": ("-lowlr", "backbone lr x0.1")}
 
 
 def anchors_alone(data: Collected, suffix: str) -> dict[str, Point | None]:
@@ -335,7 +350,7 @@ def stitched_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
     jobs = {job: routes for job in STITCHED_JOBS if (routes := data.points(job))}
     curves = {STITCHED_JOBS[job][0]: list(routes.values()) for job, routes in jobs.items()}
     lines = []
-    for suffix, label in ANCHOR_RATES.values():
+    for suffix, label in dict.fromkeys(ANCHOR_RATES.values()):  # each rate once
         anchors = anchors_alone(data, suffix)
         curves.update({f"{key} alone ({label})": [p] for key, p in anchors.items() if p})
         if all(anchors.values()):
