@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn as nn
 
 from flexseg.models import StitchedViT, StitchInitHook
 
@@ -191,11 +192,19 @@ def test_fit_survives_save_and_load_and_is_not_recomputed(tmp_path):
         StitchInitHook().before_train(_RunnerWithoutData(_model()))
 
 
+class _Segmentor(nn.Module):
+    def __init__(self, backbone: StitchedViT) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def data_preprocessor(self, batch: torch.Tensor, training: bool) -> dict:
+        return {"inputs": 2 * batch}
+
+
 def _runner_with_data(model: StitchedViT, images: torch.Tensor, batch_size: int):
     """What the hook reads: the training dataset, its collate function and the model's data
     preprocessor (here: scale by 2, so the test can tell preprocessed images apart)."""
-    segmentor = SimpleNamespace(
-        backbone=model, data_preprocessor=lambda batch, training: {"inputs": 2 * batch})
+    segmentor = _Segmentor(model)
     loader = SimpleNamespace(dataset=images, batch_size=batch_size, collate_fn=torch.stack)
     return SimpleNamespace(model=segmentor, seed=0, train_dataloader=loader)
 
