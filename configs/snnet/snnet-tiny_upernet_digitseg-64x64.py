@@ -24,6 +24,7 @@ model = dict(
         out_indices=(1, 2, 4, 5),
         out_stride=4),
     neck=dict(in_channels=[out_channels] * 4, out_channels=out_channels),
+    # The head's BN keeps statistics per route (ChoiceBatchNorm, from the main config).
     decode_head=dict(in_channels=[out_channels] * 4))
 custom_hooks = [dict(type='StitchInitHook', num_batches=4)]
 # The anchors at 0.1x the head's learning rate: at the full rate the routes that start in L

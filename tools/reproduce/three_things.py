@@ -434,8 +434,13 @@ def hmlp_section(data: Collected, figure: Path) -> str:
                   {"linear stem": list(data.points("mim-linear-ft").values()),
                    "hMLP stem": list(data.points("mim-hmlp-ft").values())})],
                 figure, ylabel="DigitSeg validation mIoU", xlabel="GFLOPs per 64x64 image")
-    return "\n".join([markdown_table(["patch", "linear stem", "hMLP stem"], rows), "",
-                      f"![mIoU per patch size](three_things/{figure.name})"])
+    lines = [markdown_table(["patch", "linear stem", "hMLP stem"], rows)]
+    if all(None not in row for row in rows):
+        gaps = [hmlp - linear for _, linear, hmlp in rows]
+        lines.append(f"\nhMLP − linear: {min(gaps):+.1f} to {max(gaps):+.1f} mIoU across the "
+                     f"patch sizes (mean {sum(gaps) / len(gaps):+.1f}).")
+    lines.append(f"\n![mIoU per patch size](three_things/{figure.name})")
+    return "\n".join(lines)
 
 
 def write_report(archive: Path, out: Path, command: str) -> Path:
@@ -446,10 +451,9 @@ def write_report(archive: Path, out: Path, command: str) -> Path:
 
 Reproduce: `{command}` (resumable; {progress_text(data)}). Models: the main job's
 FlexiViT-Ti (192-d, 3 heads) + UPerNet on DigitSeg 64x64, batch 16, fine-tuned from
-DigitTags-pretrained weights; mIoU on the validation images. Times and latencies were measured
-on a 2-core machine shared with other work (training runs, test suites): a rough guide only;
-the ratios of the benchmark figures are measured in one process, interleaved, but contention
-still moves them. "–": not measured yet.
+DigitTags-pretrained weights; mIoU on the validation images. Training minutes were measured
+with other runs beside them on 2 cores: a rough ranking only. The batch-1 latency ratios were
+measured on 2 idle cores, both twins in one process, interleaved. "–": not measured yet.
 
 ## 1. Parallel blocks
 
