@@ -482,7 +482,7 @@ def write_report(archive: Path, out: Path, command: str, iters: int = ITERS) -> 
                  (f"{iters * LONG} iterations", curves_for(data, "-4x")),
                  (stitched_title, stitched_curves)],
                 figure, ylabel="DigitSeg validation mIoU", xlabel="GFLOPs per 64x64 image",
-                fronts=[stitched_title], emphasize=["fixed", "uni"])
+                fronts=[stitched_title], emphasize=["fixed", RECIPES[MAIN_RECIPE][0]])
     (figure_dir / "flexible_vs_fixed.json").write_text(json.dumps(
         dict(main=main, long=long), indent=2, default=lambda v: None) + "\n")
     text = f"""# One flexible model vs a model per budget: DigitSeg evidence
@@ -491,7 +491,10 @@ Reproduce: `{command}` (resumable; {progress_text(data)}). Every model
 is fine-tuned from the pretrained weights in `pretrained/` (rows marked "scr" from random
 weights) on the main job's config: FlexiViT-Ti6 + UPerNet, DigitSeg 64x64, batch
 {BATCH_SIZE}; mIoU on the 500 validation images; GFLOPs per image (multiply-adds, whole
-model). "–": not measured yet.
+model). "–": not measured yet. The head's BN keeps statistics per choice (ChoiceBatchNorm) in
+the columns and jobs marked "cbn" and in every fixed model and anchor (one choice each: the same
+as stock BN); the other flexible and stitched jobs ran before it, with one set of statistics
+shared by every choice.
 
 ![mIoU vs GFLOPs](results/flexible_vs_fixed.png)
 

@@ -104,6 +104,10 @@ P8 = merged(backbone(patch_size=8, patch_sizes=[8]),
             dict(train_cfg=dict(sampler=dict(_delete_=True, strategy="uniform"), distill=None)))
 
 
+# The head's BN as the flexible jobs ran before ChoiceBatchNorm: statistics shared by the sizes.
+SHARED_BN = dict(model=dict(decode_head=dict(norm_cfg=dict(type="SyncBN", requires_grad=True))))
+
+
 def pretrained(path: str) -> dict:
     return backbone(init_cfg=dict(type="Pretrained", checkpoint=path))
 
@@ -241,9 +245,9 @@ def pretrained_jobs(iters: int) -> list[Job]:
         job("seq-ft", MAIN_CONFIG, P8, sequential, pretrained(PRE["pre-seq"].weights()),
             schedule(iters)),
         job("mim-linear-ft", MAIN_CONFIG, pretrained(PRE["mim-linear"].weights()),
-            schedule(iters)),
+            schedule(iters), SHARED_BN),
         job("mim-hmlp-ft", MAIN_CONFIG, backbone(**HMLP),
-            pretrained(PRE["mim-hmlp"].weights()), schedule(iters)),
+            pretrained(PRE["mim-hmlp"].weights()), schedule(iters), SHARED_BN),
     ]
 
 
@@ -486,8 +490,8 @@ one batch-16 training step (1 thread).
 
 Linear vs hMLP stem (native 8x8, LayerNorm), each pretrained with the masked-patch objective
 (`objective='masked'`, 60% of the patch tokens masked after the stem, L1 on their pixels),
-then fine-tuned as the main flexible job (a patch size drawn per iteration) and evaluated at
-every patch size. The hMLP stem's kernels stay at its native size; every patch of another size
+then fine-tuned as the main flexible job (in-place distillation from p8, the head's BN
+statistics shared by the sizes) and evaluated at every patch size. The hMLP stem's kernels stay at its native size; every patch of another size
 is mapped to it by the pseudo-inverse of the bilinear resize (`flexseg/layers/hmlp.py`), so it
 runs at every patch size of the flexible model and masking a token hides its whole patch.
 
