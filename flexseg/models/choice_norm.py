@@ -4,7 +4,7 @@
 A neck or head after a flexible backbone sees features whose statistics depend on the choice:
 a p4 map is not distributed like a p16 map. Stock BN keeps one running mean and variance, a
 mixture over every choice trained, and normalises each choice at test time with it: on the
-DigitSeg main job that cost p4 13 mIoU (46.4 vs 59.8 with p4's own statistics). Slimmable
+DigitSeg main job that cost p4 13.5 mIoU (docs/results.md, ip-p8 vs ip-p8-cbn). Slimmable
 networks (switchable BN) and BigNAS/OFA (per-child BN recalibration) fix the same mismatch;
 here each choice keeps its own running statistics while training, the affine weights stay
 shared, and evaluation uses the active choice's. A choice never trained falls back to the
