@@ -129,7 +129,8 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
         assert lr_mult == (0.1 if low else 1.0), job.name
         # the jobs run before per-choice BN keep the head's shared statistics, the rest the
         # main config's per-choice ones
-        shared = script.SHARED_BN in job.overrides
+        shared = script.SHARED_BN in job.overrides or (
+            stitched and script.CHOICE_BN not in job.overrides)  # the stitched config's own
         assert cfg.model.decode_head.norm_cfg.type == ("SyncBN" if shared
                                                        else "ChoiceBatchNorm"), job.name
         backbone = cfg.model.backbone
