@@ -4,6 +4,7 @@ the resolution jobs' configs (the base model fine-tuned at a higher size); the m
 measurements."""
 import json
 import os
+import re
 import subprocess
 
 import torch
@@ -66,6 +67,9 @@ def test_tiny_masked_hmlp_study_and_its_report(tmp_path, small_digitseg):
     assert "## 1. Parallel blocks" in report and "## 3. hMLP stem" in report
     assert "| p4 | – |" in report  # the linear stem did not run; the hMLP one did
     assert not report.split("| p4 | – |")[1].startswith(" – |")
+    # the masked pretraining's validation error beside each size's mIoU
+    error = json.loads((study / "pretrained/mim-hmlp.json").read_text())["set_accuracy"]["p8"]
+    assert re.search(rf"\| p8 \| – \| [\d.]+ \| – \| {error:.3f} \|", report)
     assert (docs / "three_things/hmlp_masked.png").read_bytes().startswith(b"\x89PNG")
 
     again = _study(tmp_path, options, shared)

@@ -356,6 +356,11 @@ def parallel_section(data: Collected) -> str:
     latency = data.measured.get("latency", [])
     lines = [markdown_table(["FlexiViT-Ti, p8", "mIoU", "train min"], rows),
              f"\nmIoU parallel − sequential: {within(par, seq)} (goal: within 1)."]
+    pretraining = data.measured.get("pretraining", {})
+    if {"pre-par", "pre-seq"} <= set(pretraining):
+        lines.append(f"Each twin pretrained on DigitTags for {PRETRAIN_STEPS} steps first "
+                     f"(pixel accuracy: parallel {pretraining['pre-par']['p8']:.1f}%, "
+                     f"sequential {pretraining['pre-seq']['p8']:.1f}%).")
     if latency:
         lines.append("\nBatch-1 latency, parallel / sequential, 2 threads "
                      "(`python tools/benchmark.py --only PAR`):\n")
@@ -428,19 +433,28 @@ def tasks_section(data: Collected) -> str:
     return "\n".join(lines)
 
 
+def l1_text(error: float | None) -> str | None:
+    return None if error is None else f"{error:.3f}"
+
+
 def hmlp_section(data: Collected, figure: Path) -> str:
-    rows = []
+    rows, errors = [], data.measured.get("pretraining", {})
     for size in sorted(PATCH_SIZES, reverse=True):
         choice = f"p{size}"
         rows.append([choice, *[data.metric(name, choice) for name in ("mim-linear-ft",
-                                                                      "mim-hmlp-ft")]])
+                                                                      "mim-hmlp-ft")],
+                     *[l1_text(errors.get(name, {}).get(choice))
+                       for name in ("mim-linear", "mim-hmlp")]])
     plot_panels([("masked-patch pretraining, then the main flexible job",
                   {"linear stem": list(data.points("mim-linear-ft").values()),
                    "hMLP stem": list(data.points("mim-hmlp-ft").values())})],
                 figure, ylabel="DigitSeg validation mIoU", xlabel="GFLOPs per 64x64 image")
-    lines = [markdown_table(["patch", "linear stem", "hMLP stem"], rows)]
-    if all(None not in row for row in rows):
-        gaps = [hmlp - linear for _, linear, hmlp in rows]
+    lines = [markdown_table(["patch", "linear stem", "hMLP stem", "linear: masked L1",
+                             "hMLP: masked L1"], rows),
+             "\nmIoU after fine-tuning; masked L1: the pretraining's error on the masked "
+             "patches of the validation images (lower is better)."]
+    if all(None not in row[:3] for row in rows):
+        gaps = [hmlp - linear for _, linear, hmlp, *_ in rows]
         lines.append(f"\nhMLP − linear: {min(gaps):+.1f} to {max(gaps):+.1f} mIoU across the "
                      f"patch sizes (mean {sum(gaps) / len(gaps):+.1f}).")
     lines.append(f"\n![mIoU per patch size](three_things/{figure.name})")
@@ -491,9 +505,10 @@ one batch-16 training step (1 thread).
 Linear vs hMLP stem (native 8x8, LayerNorm), each pretrained with the masked-patch objective
 (`objective='masked'`, 60% of the patch tokens masked after the stem, L1 on their pixels),
 then fine-tuned as the main flexible job (in-place distillation from p8, the head's BN
-statistics shared by the sizes) and evaluated at every patch size. The hMLP stem's kernels stay at its native size; every patch of another size
-is mapped to it by the pseudo-inverse of the bilinear resize (`flexseg/layers/hmlp.py`), so it
-runs at every patch size of the flexible model and masking a token hides its whole patch.
+statistics shared by the sizes) and evaluated at every patch size. The hMLP stem's kernels
+stay at its native size; every patch of another size is mapped to it by the pseudo-inverse of
+the bilinear resize (`flexseg/layers/hmlp.py`), so it runs at every patch size of the flexible
+model and masking a token hides its whole patch.
 
 {hmlp_section(data, figure)}
 """
@@ -555,6 +570,11 @@ def measure(archive: Path, root: Path, args: argparse.Namespace, jobs: list[Job]
     if "latency" not in measured and names & {"par-ft", "seq-ft"}:
         say("measuring batch-1 latency")
         measured["latency"] = measure_latency(args.quick_measurements)
+    for stage in PRETRAININGS:  # what each pretraining reached on its validation images
+        summary = root / "pretrained" / f"{stage.name}.json"
+        if summary.exists():
+            measured.setdefault("pretraining", {})[stage.name] = \
+                json.loads(summary.read_text())["set_accuracy"]
     tasks = ("seg-attn", "depth-attn", "det-attn")
     if "storage" not in measured and all((root / name / "final.pth").exists() for name in tasks):
         measured["storage"] = measure_storage(root, REPO / args.shared_weights,
