@@ -28,6 +28,7 @@ from mmengine.registry import MODELS
 from flexseg.layers.checks import is_number
 from flexseg.layers.precision import float32_island
 from flexseg.models.checkpoint import unwrap_state_dict
+from flexseg.compat.checkpoint_fit import choice_rows
 from flexseg.models.contract import FlexibleBackbone, find_flexible, unwrap
 from flexseg.models.intercept import capture_output
 
@@ -137,7 +138,9 @@ class FrozenTeacher:
             state = {k: v for k, v in state.items() if not k.startswith("backbone.")}
             state.update({f"backbone.{k}": v for k, v in inner.items()})
         own = student.state_dict()
-        mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+        by_choice = choice_rows(student)  # per-choice statistics: mapped by id on loading
+        mismatched = [k for k, v in state.items()
+                      if k in own and own[k].shape != v.shape and k not in by_choice]
         missing = [k for k in own if k not in state]
         if mismatched or missing:
             raise ValueError(f"cannot initialise the student from the teacher: shapes differ "
