@@ -107,10 +107,11 @@ class ChoiceBatchNorm(nn.BatchNorm2d):
         if self.training:
             self._track(x, row)
             return super().forward(x)
-        if self.choice_updates[row] == 0:
-            return super().forward(x)
-        return F.batch_norm(x, self.choice_mean[row], self.choice_var[row], self.weight,
-                            self.bias, False, 0.0, self.eps)
+        # the shared statistics for a choice never trained, picked on the device (no sync)
+        trained = self.choice_updates[row] > 0
+        mean = torch.where(trained, self.choice_mean[row], self.running_mean)
+        var = torch.where(trained, self.choice_var[row], self.running_var)
+        return F.batch_norm(x, mean, var, self.weight, self.bias, False, 0.0, self.eps)
 
     @torch.no_grad()
     def _track(self, x: torch.Tensor, row: int) -> None:
@@ -119,8 +120,8 @@ class ChoiceBatchNorm(nn.BatchNorm2d):
         dims = [0, *range(2, x.dim())]
         mean = x.float().mean(dims)
         var = x.float().var(dims, unbiased=True)
-        seen = int(self.choice_updates[row])
-        rate = self.momentum if self.momentum is not None else 1.0 / (seen + 1)
+        rate = (self.momentum if self.momentum is not None  # no device sync by default
+                else 1.0 / (int(self.choice_updates[row]) + 1))
         self.choice_mean[row].lerp_(mean.to(self.choice_mean.dtype), rate)
         self.choice_var[row].lerp_(var.to(self.choice_var.dtype), rate)
         self.choice_updates[row] += 1
