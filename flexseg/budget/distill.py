@@ -100,8 +100,7 @@ class FrozenTeacher:
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f"teacher checkpoint not found: {checkpoint}; train the "
                                     f"teacher first (python tools/train.py {config})")
-        self.state = read_model_state(checkpoint)
-        result = self.model.load_state_dict(self.state, strict=False)
+        result = self.model.load_state_dict(read_model_state(checkpoint), strict=False)
         if result.missing_keys or result.unexpected_keys:
             raise ValueError(f"teacher checkpoint {checkpoint} does not fit {config}: missing "
                              f"{result.missing_keys[:5]}, unexpected "
@@ -129,7 +128,7 @@ class FrozenTeacher:
         """Copy the teacher's weights into ``student`` (backbone keys through its checkpoint
         filter, e.g. PI-resizing the patch kernel); every student weight must be covered."""
         student = unwrap(student)
-        state = dict(self.state)
+        state = dict(self.model.state_dict())  # as loaded (stock BN checkpoints get rows)
         backbone = find_flexible(student)
         adapt = getattr(backbone, "checkpoint_filter", None)
         if adapt is not None:

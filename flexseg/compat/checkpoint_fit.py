@@ -33,7 +33,8 @@ def check_checkpoint_fits(model: nn.Module, path: str | Path) -> None:
     state = unwrap_state_dict(saved, prefix="")
     own = unwrap(model).state_dict()
     by_choice = choice_rows(model)
-    missing = [k for k in own if k not in state]
+    missing = [k for k in own if k not in state and not (
+        k in by_choice and f"{k.rsplit('.', 1)[0]}.running_mean" in state)]  # stock BN saved
     unexpected = [k for k in state if k not in own]
     misshapen = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
                  if k in state and state[k].shape != v.shape and k not in by_choice]

@@ -83,17 +83,24 @@ class ChoiceBatchNorm(nn.BatchNorm2d):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         """Saved rows are mapped onto this layer's ids (or adopted with their ids before the
-        layer is linked); their count may differ from this layer's."""
+        layer is linked); their count may differ from this layer's. A stock BN checkpoint
+        (running statistics, no rows) leaves every row untrained: each choice then normalises
+        with the loaded shared statistics, as that model did."""
         keys = [prefix + name for name in (*ROW_BUFFERS, "choice_ids")]
         if all(key in state_dict for key in keys):
             *saved, ids = (state_dict[key] for key in keys)
-            own = decode_ids(self.choice_ids) if self._backbone is not None else decode_ids(ids)
-            rows = self._rows_for(own, *saved, decode_ids(ids))
-            for key, name, value in zip(keys, ROW_BUFFERS, rows):
-                setattr(self, name, value)
-                state_dict[key] = value
-            self.choice_ids = encode_ids(own)
-            state_dict[keys[-1]] = self.choice_ids
+            held = decode_ids(ids)
+        elif prefix + "running_mean" in state_dict and not any(k in state_dict for k in keys):
+            saved, held = [getattr(self, name) for name in ROW_BUFFERS], []
+        else:  # rows partly saved: left to the caller's missing-key check
+            return super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        own = decode_ids(self.choice_ids) if self._backbone is not None or not held else held
+        rows = self._rows_for(own, *saved, held)
+        for key, name, value in zip(keys, ROW_BUFFERS, rows):
+            setattr(self, name, value)
+            state_dict[key] = value
+        self.choice_ids = encode_ids(own)
+        state_dict[keys[-1]] = self.choice_ids
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _active_row(self) -> int | None:

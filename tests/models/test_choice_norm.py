@@ -136,6 +136,27 @@ def test_rows_follow_choice_ids_between_spaces(tmp_path):
     check_checkpoint_fits(Model(patch_sizes=(8, 16)), path)  # row counts may differ
 
 
+def test_a_stock_batch_norm_checkpoint_normalises_every_choice_as_it_did(tmp_path):
+    """A model trained with stock BN (e.g. a fixed model's checkpoint, a frozen teacher) loads
+    its running statistics; rows kept before the load are not of these weights and are reset."""
+    stock = Model()
+    stock.norm = nn.BatchNorm2d(CHANNELS)
+    for step in range(3):
+        stock.norm.train()(features("p8", step))
+    path = tmp_path / "stock.pth"
+    torch.save(dict(state_dict=stock.state_dict()), path)
+    model = Model()
+    train(model, ["p16", "p8"])  # stale rows
+    check_checkpoint_fits(model, path)
+    load_checkpoint(model, str(path), strict=True)
+    assert model.norm.choice_updates.tolist() == [0, 0]
+    model.eval(), stock.eval()
+    probe = features("p16", 4)
+    for choice in ("p8", "p16"):
+        find_flexible(model).activate(choice)
+        torch.testing.assert_close(model.norm(probe), stock.norm(probe))
+
+
 def test_the_main_config_keeps_statistics_per_patch_size():
     from mmengine.config import Config
     from mmengine.registry import init_default_scope

@@ -86,14 +86,16 @@ RECIPES = {
     "flex-teacher-p8": ("t-p8", "FlexiViT's recipe from a fixed model: starts from the fixed p8 "
                                 "model, every drawn size distilled toward its predictions; two "
                                 "sizes per iteration, p6 and p4 drawn 2x"),
+    "flex-teacher-p8-cbn": ("t-p8-cbn", "t-p8 with BN statistics per patch size in the head"),
+    "flex-teacher-p8-half-cbn": ("t-p8-h-cbn", "t-p8-cbn in half the schedule from a fixed p8 "
+                                               "model of half the schedule (fixed p8 half below; "
+                                               "the two together cost the main job's time)"),
     "flex-uniform-scratch": ("uni-scr", "uniform, from random weights"),
 }
 MAIN_RECIPE = "flex-inplace-p8-cbn"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
 FIXED_KEYS = {"fixed": ("fixed", "a model fine-tuned at this size alone"),
               "fixed-scratch": ("fixed-scr", "the same from random weights"),
               "every-size": ("p8→", "the fixed p8 model run at this size (PI-resized kernel)")}
-TEACHER_P8 = ("dict(mode='teacher', init_student=True, teacher=dict("
-              "config='{root}/fixed-p8/config.py', checkpoint='{root}/fixed-p8/final.pth'))")
 FAR_SIZES_TWICE = ("dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2), "
                    "num_choices=2)")
 
@@ -107,6 +109,13 @@ EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
 # by every choice (SyncBN, plain BN on the CPU).
 SHARED_BN = "model = dict(decode_head=dict(norm_cfg=dict(type='SyncBN', requires_grad=True)))\n"
 CHOICE_BN = SHARED_BN.replace("SyncBN", "ChoiceBatchNorm")
+
+
+def taught_by(job: str) -> str:
+    """FlexiViT's recipe: the student starts from the fixed model ``job`` and is distilled toward
+    its frozen predictions."""
+    return ("dict(mode='teacher', init_student=True, teacher=dict("
+            f"config='{{root}}/{job}/config.py', checkpoint='{{root}}/{job}/final.pth'))")
 
 
 def inplace_from_p8(alone: int) -> str:
@@ -196,7 +205,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters, "-lowlr", backbone_lr(0.1)),
         Job("stitched", STITCHED_CONFIG, schedule(iters) + SHARED_BN),
         Job("stitched-fulllr", STITCHED_CONFIG, schedule(iters) + backbone_lr(1.0) + SHARED_BN),
-        recipe("flex-teacher-p8", iters, distill=TEACHER_P8, needs=("fixed-p8",),
+        recipe("flex-teacher-p8", iters, distill=taught_by("fixed-p8"), needs=("fixed-p8",),
                sampler=FAR_SIZES_TWICE, extra=SHARED_BN),
         *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
         recipe("flex-uniform-lowlr", iters, extra=backbone_lr(0.1) + SHARED_BN),
@@ -209,6 +218,11 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
                extra=backbone_lr(0.1) + SHARED_BN),
         recipe("flex-inplace-p8-cbn", iters, distill=inplace_from_p8(500),
                sampler=STUDENTS_FAR_TWICE),
+        recipe("flex-teacher-p8-cbn", iters, distill=taught_by("fixed-p8"), needs=("fixed-p8",),
+               sampler=FAR_SIZES_TWICE),
+        fixed(8, iters // 2, "-half"),
+        recipe("flex-teacher-p8-half-cbn", iters // 2, distill=taught_by("fixed-p8-half"),
+               needs=("fixed-p8-half",), sampler=FAR_SIZES_TWICE),
         recipe("flex-uniform-cbn", iters),
         Job("stitched-cbn", STITCHED_CONFIG, schedule(iters) + CHOICE_BN),
         fixed(12, iters),
@@ -322,6 +336,7 @@ def recipe_check(table: dict, points: dict[str, dict[str, Point]]) -> list[str]:
 def cost_table(data: Collected, suffix: str) -> str:
     rows = []
     jobs = [(f"fixed {c}", f"fixed-{c}{suffix}") for c in size_ids()]
+    jobs += [("fixed p8 half", f"fixed-p8-half{suffix}")]
     jobs += [(RECIPES[stem][0], stem + suffix) for stem in RECIPES]
     for label, job in jobs:
         cost = data.cost(job)
