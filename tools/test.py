@@ -11,6 +11,9 @@ Models with a flexible backbone can be evaluated at several compute budgets in o
 or at latency budgets measured on this machine (tools/profile_latency.py):
 
     python tools/test.py CONFIG CHECKPOINT --budgets-ms 10,20 --profile PROFILE.json
+
+``--recalibrate-bn N`` first recomputes each choice's BN statistics (ChoiceBatchNorm layers) on N
+training batches with the checkpoint's weights.
 """
 import argparse
 from pathlib import Path
@@ -43,6 +46,9 @@ def parse_args() -> argparse.Namespace:
                         "(multi-budget: one picture per image, every choice side by side)")
     parser.add_argument("--wait-time", type=float, default=2, help="seconds between shown images")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation")
+    parser.add_argument("--recalibrate-bn", type=int, metavar="N",
+                        help="recompute each choice's BN statistics (ChoiceBatchNorm layers; "
+                        "a stock BN checkpoint loads into them) on N training batches first")
     add_amp_args(parser, "the test loop")
     add_compile_args(parser)
     budgets = parser.add_argument_group(
@@ -136,6 +142,9 @@ def main() -> None:
         enable_visualization(cfg, args)
     if args.out:
         save_outputs(cfg, args.out)
+    if args.recalibrate_bn is not None:
+        cfg.custom_hooks = [*cfg.get("custom_hooks", []), dict(
+            type="ChoiceNormCalibrationHook", num_batches=args.recalibrate_bn, at_test=True)]
     if args.tta:
         if "tta_model" not in cfg or "tta_pipeline" not in cfg:
             raise KeyError("--tta needs tta_model and tta_pipeline in the config")

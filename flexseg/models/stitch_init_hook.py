@@ -10,18 +10,17 @@ a checkpoint with fitted layers, skips the fit.
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import torch
-import torch.nn as nn
 from mmengine.dist import broadcast, get_rank
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
-from torch.utils.data import DataLoader
 
 from flexseg.models.contract import find_flexible, unwrap
 from flexseg.models.stitched_vit import StitchedViT
+from flexseg.models.training_batches import training_batches
 
 
 def fit_on_rank_zero(backbone: StitchedViT, batches: Iterable[torch.Tensor]) -> int:
@@ -34,20 +33,6 @@ def fit_on_rank_zero(backbone: StitchedViT, batches: Iterable[torch.Tensor]) -> 
         broadcast(bias, src=0)
         layer.set_map(weight, bias)
     return images
-
-
-def training_images(runner, model: nn.Module, num_batches: int) -> Iterator[torch.Tensor]:
-    """Preprocessed image batches from the training set, read only when iterated."""
-    loader = runner.train_dataloader
-    # Loaders with a batch sampler (e.g. mmdet's aspect-ratio grouping) keep the size there.
-    batch_size = loader.batch_size or getattr(loader.batch_sampler, "batch_size", 1)
-    generator = torch.Generator().manual_seed(runner.seed or 0)
-    fit_loader = DataLoader(loader.dataset, batch_size=batch_size, shuffle=True,
-                            generator=generator, collate_fn=loader.collate_fn, num_workers=0)
-    for index, batch in enumerate(fit_loader):
-        if index == num_batches:
-            return
-        yield model.data_preprocessor(batch, True)["inputs"]
 
 
 @HOOKS.register_module()
@@ -71,6 +56,8 @@ class StitchInitHook(Hook):
                       logger="current")
             return
         model = unwrap(runner.model)
-        images = fit_on_rank_zero(backbone, training_images(runner, model, self.num_batches))
+        batches = training_batches(runner.train_dataloader, model, self.num_batches,
+                                   runner.seed or 0)
+        images = fit_on_rank_zero(backbone, (data["inputs"] for data in batches))
         print_log(f"StitchInitHook: fitted {len(backbone.stitching_layers())} stitching layers "
                   f"by least squares on {images} training images", logger="current")

@@ -139,7 +139,8 @@ class JobRunner:
         checkpoint = Path(self.checkpoint_pointer.read_text().strip())
         final = self.folder / FINAL_CHECKPOINT
         final.unlink(missing_ok=True)
-        final.symlink_to(checkpoint.resolve())
+        # relative, so that a job folder moved or renamed keeps its link
+        final.symlink_to(os.path.relpath(checkpoint.resolve(), self.folder.resolve()))
         self.trained_marker.write_text(json.dumps(dict(
             checkpoint=str(final), last_attempt_seconds=time.time() - started)) + "\n")
 

@@ -47,6 +47,9 @@ def test_tiny_study_writes_its_tables_and_figure_and_resumes(tmp_path, small_dig
     again = _study(tmp_path, options, "--only", "fixed-p8")
     assert again.returncode == 0
     assert "training" not in again.stdout and "evaluating" not in again.stdout
+    moved = tmp_path / "study/renamed"  # a job folder renamed keeps its final weights
+    (tmp_path / "study/fixed-p8").rename(moved)
+    assert (moved / "final.pth").resolve() == (moved / "train/iter_2.pth").resolve()
 
 
 def test_a_failed_job_skips_the_jobs_that_need_it(tmp_path):
@@ -128,14 +131,17 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
                                        "ros" if stitched else "uniform"), job.name
         custom_keys = cfg.optim_wrapper.get("paramwise_cfg", {}).get("custom_keys", {})
         lr_mult = custom_keys.get("backbone", {}).get("lr_mult", 1.0)
-        low = "-lowlr" in job.name or job.name in ("stitched", "stitched-cbn")  # its config's
+        low = "-lowlr" in job.name or (stitched and "fulllr" not in job.name)  # its config's
         assert lr_mult == (0.1 if low else 1.0), job.name
         # the jobs run before per-choice BN keep the head's shared statistics, the rest the
         # main config's per-choice ones
-        shared = script.SHARED_BN in job.overrides or (
-            stitched and script.CHOICE_BN not in job.overrides)  # the stitched config's own
+        shared = script.SHARED_BN in job.overrides
         assert cfg.model.decode_head.norm_cfg.type == ("SyncBN" if shared
                                                        else "ChoiceBatchNorm"), job.name
+        if stitched:  # only the stitched config as shipped recalibrates the per-route rows
+            hooks = [hook["type"] for hook in cfg.custom_hooks]
+            recalibrates = job.name == "stitched-recal"
+            assert hooks == ["StitchInitHook"] + ["ChoiceNormCalibrationHook"] * recalibrates
         backbone = cfg.model.backbone
         if stitched:
             starts = [backbone.small.init_cfg.checkpoint, backbone.large.init_cfg.checkpoint]

@@ -109,6 +109,8 @@ EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
 # by every choice (SyncBN, plain BN on the CPU).
 SHARED_BN = "model = dict(decode_head=dict(norm_cfg=dict(type='SyncBN', requires_grad=True)))\n"
 CHOICE_BN = SHARED_BN.replace("SyncBN", "ChoiceBatchNorm")
+# The stitched config's hooks before it recalibrated its per-route BN statistics.
+STITCH_FIT_ONLY = "custom_hooks = [dict(type='StitchInitHook', num_batches=4)]\n"
 
 
 def taught_by(job: str) -> str:
@@ -203,8 +205,9 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters),
         anchor("s", 64, 6, 4, (1, 2, 4, 5), iters, "-lowlr", backbone_lr(0.1)),
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters, "-lowlr", backbone_lr(0.1)),
-        Job("stitched", STITCHED_CONFIG, schedule(iters) + SHARED_BN),
-        Job("stitched-fulllr", STITCHED_CONFIG, schedule(iters) + backbone_lr(1.0) + SHARED_BN),
+        Job("stitched", STITCHED_CONFIG, schedule(iters) + SHARED_BN + STITCH_FIT_ONLY),
+        Job("stitched-fulllr", STITCHED_CONFIG,
+            schedule(iters) + backbone_lr(1.0) + SHARED_BN + STITCH_FIT_ONLY),
         recipe("flex-teacher-p8", iters, distill=taught_by("fixed-p8"), needs=("fixed-p8",),
                sampler=FAR_SIZES_TWICE, extra=SHARED_BN),
         *(Job(name, config, RESUMABLE) for name, (config, _) in TASK_CONFIGS.items()),
@@ -224,7 +227,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         recipe("flex-teacher-p8-half-cbn", iters // 2, distill=taught_by("fixed-p8-half"),
                needs=("fixed-p8-half",), sampler=FAR_SIZES_TWICE),
         recipe("flex-uniform-cbn", iters),
-        Job("stitched-cbn", STITCHED_CONFIG, schedule(iters) + CHOICE_BN),
+        Job("stitched-cbn", STITCHED_CONFIG, schedule(iters) + CHOICE_BN + STITCH_FIT_ONLY),
+        Job("stitched-recal", STITCHED_CONFIG, schedule(iters)),
         fixed(12, iters),
         fixed(6, iters),
         recipe("flex-uniform-two", iters, sampler=UNIFORM_TWO),
@@ -351,10 +355,14 @@ STITCHED_JOBS = {"stitched": ("st", "the stitched demo config: from the pretrain
                  "stitched-fulllr": ("st-full", "the same with the backbone at the head's "
                                                 "learning rate"),
                  "stitched-cbn": ("st-cbn", "st with BN statistics per route in the head "
-                                            "(ChoiceBatchNorm), kept while training")}
+                                            "(ChoiceBatchNorm), kept while training"),
+                 "stitched-recal": ("st-recal", "st with BN statistics per route in the head, "
+                                                "recomputed on 20 training batches with the "
+                                                "final weights (the stitched config)")}
 # The anchors fine-tuned alone at each stitched job's learning rate: job-name suffix, label
 ANCHOR_RATES = {"stitched": ("-lowlr", "backbone lr x0.1"), "stitched-fulllr": ("", "full lr"),
-                "stitched-cbn": ("-lowlr", "backbone lr x0.1")}
+                "stitched-cbn": ("-lowlr", "backbone lr x0.1"),
+                "stitched-recal": ("-lowlr", "backbone lr x0.1")}
 
 
 def anchors_alone(data: Collected, suffix: str) -> dict[str, Point | None]:
