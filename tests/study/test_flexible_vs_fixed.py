@@ -103,8 +103,7 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
             continue
         suffix = "-4x" if job.name.endswith("-4x") else ""
         iters = 1000 if job.name.endswith("-1k") else int(1300 * script.SCHEDULES[suffix])
-        half = "-half" in job.name  # a fixed teacher and its student, half the schedule each
-        iters //= 2 if half else 1
+        iters //= 2 if "-half" in job.name else 1
         assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (iters, iters), job.name
         assert cfg.param_scheduler[-1]["end"] == iters, job.name
         distill = cfg.train_cfg.get("distill")
@@ -116,10 +115,9 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
             assert distill["mode"] == "inplace" and "teacher_choice" not in distill, job.name
         elif teacher:  # the fixed p8 job's own config and final weights
             assert distill["mode"] == "teacher" and distill["init_student"], job.name
-            source = "fixed-p8-half" if half else "fixed-p8"
-            assert distill["teacher"] == dict(config=f"{tmp_path}/{source}/config.py",
-                                              checkpoint=f"{tmp_path}/{source}/final.pth")
-            assert job.needs == (source,)
+            assert distill["teacher"] == dict(config=f"{tmp_path}/fixed-p8/config.py",
+                                              checkpoint=f"{tmp_path}/fixed-p8/final.pth")
+            assert job.needs == ("fixed-p8",)
         else:
             assert distill is None, job.name
         sampler = cfg.train_cfg.sampler

@@ -106,6 +106,9 @@ P8 = merged(backbone(patch_size=8, patch_sizes=[8]),
 
 # The head's BN as the flexible jobs ran before ChoiceBatchNorm: statistics shared by the sizes.
 SHARED_BN = dict(model=dict(decode_head=dict(norm_cfg=dict(type="SyncBN", requires_grad=True))))
+# The segmentation loss this study ran with: the main config's before it weighted background.
+UNWEIGHTED_LOSS = dict(model=dict(decode_head=dict(loss_decode=dict(
+    _delete_=True, type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0))))
 
 
 def pretrained(path: str) -> dict:
@@ -207,6 +210,8 @@ def parse_options(items: list[str] | tuple[str, ...]) -> dict:
 # ---------------------------------------------------------------------------- jobs
 def job(name: str, config: str, *parts: dict, needs: tuple[str, ...] = (),
         evals: tuple[Evaluation, ...] = (Evaluation("eval"),)) -> Job:
+    if config == MAIN_CONFIG:
+        parts = (*parts, UNWEIGHTED_LOSS)
     return Job(name, config, config_text(merged(*parts)), needs, evals)
 
 
