@@ -115,9 +115,10 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
             assert distill["mode"] == "inplace" and "teacher_choice" not in distill, job.name
         elif teacher:  # the fixed p8 job's own config and final weights
             assert distill["mode"] == "teacher" and distill["init_student"], job.name
-            assert distill["teacher"] == dict(config=f"{tmp_path}/fixed-p8/config.py",
-                                              checkpoint=f"{tmp_path}/fixed-p8/final.pth")
-            assert job.needs == ("fixed-p8",)
+            source = "fixed-p8-half" if "-half" in job.name else "fixed-p8"
+            assert distill["teacher"] == dict(config=f"{tmp_path}/{source}/config.py",
+                                              checkpoint=f"{tmp_path}/{source}/final.pth")
+            assert job.needs == (source,)
         else:
             assert distill is None, job.name
         sampler = cfg.train_cfg.sampler

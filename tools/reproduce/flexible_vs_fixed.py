@@ -87,6 +87,9 @@ RECIPES = {
                                 "model, every drawn size distilled toward its predictions; two "
                                 "sizes per iteration, p6 and p4 drawn 2x"),
     "flex-teacher-p8-cbn": ("t-p8-cbn", "t-p8 with BN statistics per patch size in the head"),
+    "flex-teacher-p8-half-cbn": ("t-p8-h-cbn", "t-p8-cbn in half the iterations from the fixed p8 "
+                                               "model of half the iterations: the two together "
+                                               "cost about what the main job costs"),
     "flex-uniform-scratch": ("uni-scr", "uniform, from random weights"),
 }
 MAIN_RECIPE = "flex-inplace-p8-cbn"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
@@ -221,6 +224,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         recipe("flex-teacher-p8-cbn", iters, distill=taught_by("fixed-p8"), needs=("fixed-p8",),
                sampler=FAR_SIZES_TWICE),
         fixed(8, iters // 2, "-half"),
+        recipe("flex-teacher-p8-half-cbn", iters // 2, distill=taught_by("fixed-p8-half"),
+               needs=("fixed-p8-half",), sampler=FAR_SIZES_TWICE),
         recipe("flex-uniform-cbn", iters),
         Job("stitched-cbn", STITCHED_CONFIG, schedule(iters) + CHOICE_BN + STITCH_FIT_ONLY),
         Job("stitched-recal", STITCHED_CONFIG, schedule(iters)),
