@@ -163,6 +163,7 @@ class DistillConfig:
     teacher_only_iters: int = 0
     teacher: dict | None = None
     init_student: bool = False
+    choice_weights: dict | None = None  # choice id -> its own ``weight`` (e.g. 0: task only)
 
     @classmethod
     def from_dict(cls, options: Mapping) -> DistillConfig:
@@ -185,6 +186,12 @@ class DistillConfig:
             value = getattr(self, name)
             if not is_number(value) or value < 0:
                 raise ValueError(f"distill.{name} must be a non-negative number, got {value!r}")
+        if self.choice_weights is not None and (
+                not isinstance(self.choice_weights, Mapping)
+                or not all(isinstance(k, str) and is_number(v) and v >= 0
+                           for k, v in self.choice_weights.items())):
+            raise ValueError(f"distill.choice_weights must map choice ids to non-negative "
+                             f"numbers, e.g. dict(p4=0.0), got {self.choice_weights!r}")
         if not is_number(self.temperature) or self.temperature <= 0:
             raise ValueError(f"distill.temperature must be positive, got {self.temperature!r}")
         if isinstance(self.teacher_only_iters, bool) or \
@@ -219,14 +226,22 @@ class Distiller:
         self.config = config
         self.module = _submodule(model, config.module)
         self.teacher = teacher
+        self.choice_weights = dict(config.choice_weights or {})
+        if self.choice_weights:
+            ids = [choice.id for choice in find_flexible(model).space()]
+            unknown = sorted(set(self.choice_weights) - set(ids))
+            if unknown:
+                raise ValueError(f"distill.choice_weights names choices the space does not "
+                                 f"have: {', '.join(unknown)} (it has: {', '.join(ids)})")
 
     def external_target(self, data: Mapping) -> Output | None:
         """The frozen teacher's output for this batch, or None (in-place: a choice gives it)."""
         return None if self.teacher is None else self.teacher(data)
 
-    def student_loss(self, task_loss: torch.Tensor, output: Output,
-                     target: Output) -> tuple[torch.Tensor, torch.Tensor]:
-        """(total loss, distillation term) of one student."""
+    def student_loss(self, task_loss: torch.Tensor, output: Output, target: Output,
+                     choice_id: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(total loss, distillation term) of the student ``choice_id``."""
         config = self.config
         term = distillation_distance(output, target, config.distance, config.temperature)
-        return config.task_weight * task_loss + config.weight * term, term
+        weight = self.choice_weights.get(choice_id, config.weight)
+        return config.task_weight * task_loss + weight * term, term

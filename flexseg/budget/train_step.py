@@ -92,7 +92,8 @@ def accumulated_train_step(model: nn.Module, data_batch: dict | tuple | list,
             if distiller is not None and target is None:
                 outputs[index] = _detach(out["output"])
             elif distiller is not None:
-                loss, term = distiller.student_loss(loss, out["output"], target)
+                loss, term = distiller.student_loss(loss, out["output"], target,
+                                                    backbone.active_choice.id)
                 log_vars.update(loss=loss.detach(), **{DISTILL_LOG_KEY: term.detach()})
             optim_wrapper.backward(loss)
         per_choice.append(log_vars)

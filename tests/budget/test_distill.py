@@ -129,6 +129,33 @@ def test_in_place_teacher_choice_trains_on_its_task_loss_and_teaches_the_others(
     assert CountingSGD.steps == 1
 
 
+def test_a_choice_weighted_zero_trains_on_its_task_loss_alone(tiny_segmentor):
+    """choice_weights: p16 keeps distilling toward p4, p12 (weight 0) learns from labels only."""
+    reference = copy.deepcopy(tiny_segmentor)
+    reference.train()
+    data = reference.data_preprocessor(_batch(), True)
+    reference.backbone.activate("p4")
+    task, teacher_logits = _forward_with_logits(reference, data)
+    task.backward()
+    for choice, weight in (("p16", 0.5), ("p12", 0.0)):
+        reference.backbone.activate(choice)
+        task, logits = _forward_with_logits(reference, data)
+        (task + weight * _hand_kl(logits, teacher_logits.detach(), 1.0)).backward()
+
+    tiny_segmentor.train()
+    config = DistillConfig(mode="inplace", weight=0.5, choice_weights=dict(p12=0.0))
+    accumulated_train_step(tiny_segmentor, _batch(), _sgd(tiny_segmentor),
+                           tiny_segmentor.backbone, ["p4", "p16", "p12"],
+                           Distiller(config, tiny_segmentor))
+    _assert_sgd_update(tiny_segmentor, reference)
+
+
+def test_choice_weights_naming_a_choice_the_space_lacks_are_refused(tiny_segmentor):
+    with pytest.raises(ValueError, match=r"names choices the space does not have: p5 "
+                                         r"\(it has: .*p16"):
+        Distiller(DistillConfig(choice_weights=dict(p5=0.0)), tiny_segmentor)
+
+
 def test_teacher_only_iterations_train_the_teacher_alone_and_leave_later_draws_unchanged():
     space = make_space({16: 1.0, 12: 2.0, 8: 4.0, 4: 16.0})
     options = dict(strategy="uniform", num_choices=2)

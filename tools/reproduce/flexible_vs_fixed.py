@@ -78,6 +78,8 @@ RECIPES = {
                                  "separate teacher)"),
     "flex-inplace-p8-cbn": ("ip-p8-cbn", "ip-p8 with BN statistics per patch size in the head "
                                          "(ChoiceBatchNorm; the main job)"),
+    "flex-inplace-p8-above": ("ip-p8-up", "ip-p8-cbn with the sizes above the p8 teacher "
+                                          "(p6, p4) on the task loss alone"),
     "flex-uniform-cbn": ("uni-cbn", "uni with BN statistics per patch size in the head"),
     "flex-inplace-p8-lowlr": ("ip-p8-lr", "ip-p8 with the backbone at 0.1x the learning rate"),
     "flex-inplace-p8-lowlr-1k": ("ip-p8-lr-1k", "ip-p8-lr in 1,000 iterations, p8 alone for the "
@@ -120,9 +122,12 @@ def taught_by(job: str) -> str:
             f"config='{{root}}/{job}/config.py', checkpoint='{{root}}/{job}/final.pth'))")
 
 
-def inplace_from_p8(alone: int) -> str:
-    """In-place distillation taught by p8, which trains ``alone`` iterations first."""
-    return f"dict(mode='inplace', teacher_choice='p8', teacher_only_iters={alone})"
+def inplace_from_p8(alone: int, task_only: tuple[str, ...] = ()) -> str:
+    """In-place distillation taught by p8, which trains ``alone`` iterations first;
+    ``task_only``: choices that learn from the labels alone."""
+    weights = (f", choice_weights=dict({', '.join(f'{c}=0.0' for c in task_only)})"
+               if task_only else "")
+    return f"dict(mode='inplace', teacher_choice='p8', teacher_only_iters={alone}{weights})"
 
 
 def backbone_lr(mult: float) -> str:
@@ -220,6 +225,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
                distill=inplace_from_p8(400), sampler=STUDENTS_FAR_TWICE,
                extra=backbone_lr(0.1) + SHARED_BN),
         recipe("flex-inplace-p8-cbn", iters, distill=inplace_from_p8(500),
+               sampler=STUDENTS_FAR_TWICE),
+        recipe("flex-inplace-p8-above", iters, distill=inplace_from_p8(500, ("p6", "p4")),
                sampler=STUDENTS_FAR_TWICE),
         recipe("flex-teacher-p8-cbn", iters, distill=taught_by("fixed-p8"), needs=("fixed-p8",),
                sampler=FAR_SIZES_TWICE),
