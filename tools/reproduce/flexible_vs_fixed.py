@@ -77,9 +77,9 @@ RECIPES = {
                                  "and one drawn size (p6 and p4 2x) toward it (one run, no "
                                  "separate teacher)"),
     "flex-inplace-p8-cbn": ("ip-p8-cbn", "ip-p8 with BN statistics per patch size in the head "
-                                         "(ChoiceBatchNorm; the main job)"),
+                                         "(ChoiceBatchNorm)"),
     "flex-inplace-p8-above": ("ip-p8-up", "ip-p8-cbn with the sizes above the p8 teacher "
-                                          "(p6, p4) on the task loss alone"),
+                                          "(p6, p4) on the task loss alone (the main job)"),
     "flex-uniform-cbn": ("uni-cbn", "uni with BN statistics per patch size in the head"),
     "flex-inplace-p8-lowlr": ("ip-p8-lr", "ip-p8 with the backbone at 0.1x the learning rate"),
     "flex-inplace-p8-lowlr-1k": ("ip-p8-lr-1k", "ip-p8-lr in 1,000 iterations, p8 alone for the "
@@ -94,7 +94,7 @@ RECIPES = {
                                                "cost about what the main job costs"),
     "flex-uniform-scratch": ("uni-scr", "uniform, from random weights"),
 }
-MAIN_RECIPE = "flex-inplace-p8-cbn"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
+MAIN_RECIPE = "flex-inplace-p8-above"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
 FIXED_KEYS = {"fixed": ("fixed", "a model fine-tuned at this size alone"),
               "fixed-scratch": ("fixed-scr", "the same from random weights"),
               "every-size": ("p8→", "the fixed p8 model run at this size (PI-resized kernel)")}

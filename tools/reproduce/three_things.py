@@ -109,6 +109,9 @@ SHARED_BN = dict(model=dict(decode_head=dict(norm_cfg=dict(type="SyncBN", requir
 # The segmentation loss this study ran with: the main config's before it weighted background.
 UNWEIGHTED_LOSS = dict(model=dict(decode_head=dict(loss_decode=dict(
     _delete_=True, type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0))))
+# The main config's recipe when this study ran: every drawn size distilled toward p8.
+IN_PLACE_FROM_P8 = dict(train_cfg=dict(distill=dict(
+    _delete_=True, mode="inplace", teacher_choice="p8", teacher_only_iters=500)))
 
 
 def pretrained(path: str) -> dict:
@@ -250,9 +253,9 @@ def pretrained_jobs(iters: int) -> list[Job]:
         job("seq-ft", MAIN_CONFIG, P8, sequential, pretrained(PRE["pre-seq"].weights()),
             schedule(iters)),
         job("mim-linear-ft", MAIN_CONFIG, pretrained(PRE["mim-linear"].weights()),
-            schedule(iters), SHARED_BN),
+            schedule(iters), SHARED_BN, IN_PLACE_FROM_P8),
         job("mim-hmlp-ft", MAIN_CONFIG, backbone(**HMLP),
-            pretrained(PRE["mim-hmlp"].weights()), schedule(iters), SHARED_BN),
+            pretrained(PRE["mim-hmlp"].weights()), schedule(iters), SHARED_BN, IN_PLACE_FROM_P8),
     ]
 
 
