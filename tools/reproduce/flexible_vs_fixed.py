@@ -77,7 +77,10 @@ RECIPES = {
                                  "and one drawn size (p6 and p4 2x) toward it (one run, no "
                                  "separate teacher)"),
     "flex-inplace-p8-cbn": ("ip-p8-cbn", "ip-p8 with BN statistics per patch size in the head "
-                                         "(ChoiceBatchNorm)"),
+                                         "(ChoiceBatchNorm); ip-p8: p8 trains alone for 500 "
+                                         "iterations, then every iteration trains p8 on the "
+                                         "task loss and one drawn size (p6 and p4 2x) toward "
+                                         "it"),
     "flex-inplace-p8-above": ("ip-p8-up", "ip-p8-cbn with the sizes above the p8 teacher "
                                           "(p6, p4) on the task loss alone (the main job)"),
     "flex-uniform-cbn": ("uni-cbn", "uni with BN statistics per patch size in the head"),
@@ -89,9 +92,12 @@ RECIPES = {
                                 "model, every drawn size distilled toward its predictions; two "
                                 "sizes per iteration, p6 and p4 drawn 2x"),
     "flex-teacher-p8-cbn": ("t-p8-cbn", "t-p8 with BN statistics per patch size in the head"),
-    "flex-teacher-p8-half-cbn": ("t-p8-h-cbn", "t-p8-cbn in half the iterations from the fixed p8 "
-                                               "model of half the iterations: the two together "
-                                               "cost about what the main job costs"),
+    "flex-teacher-p8-half-cbn": ("t-p8-h-cbn", "FlexiViT's recipe at the main job's cost: a "
+                                               "fixed p8 model trained for 650 iterations, then "
+                                               "the flexible model starts from it and every "
+                                               "drawn size (two per iteration, p6 and p4 2x) is "
+                                               "distilled toward its frozen predictions for 650; "
+                                               "BN statistics per size"),
     "flex-uniform-scratch": ("uni-scr", "uniform, from random weights"),
 }
 MAIN_RECIPE = "flex-inplace-p8-above"  # the recipe configs/flexivit/...1.3k_digitseg-64x64.py trains
@@ -546,8 +552,9 @@ is fine-tuned from the pretrained weights in `pretrained/` (rows marked "scr" fr
 weights) on the main job's config: FlexiViT-Ti6 + UPerNet, DigitSeg 64x64, batch
 {BATCH_SIZE}; mIoU on the 500 validation images; GFLOPs per image (multiply-adds, whole
 model). "–": not measured yet. The head's BN keeps statistics per choice (ChoiceBatchNorm) in
-the columns and jobs marked "cbn" and in every fixed model and anchor (one choice each: the same
-as stock BN); the other jobs keep one set of statistics shared by every choice.
+the jobs marked "cbn", in ip-p8-up and st-recal, and in every fixed model and anchor (one choice
+each: the same as stock BN); the other jobs keep one set shared by every choice. The loss weighs
+background 0.2 ("The benchmark" below).
 
 ![mIoU vs GFLOPs](results/flexible_vs_fixed.png)
 
