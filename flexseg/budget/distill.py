@@ -14,6 +14,7 @@ the task's own forward and losses run unchanged. Students minimise
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -228,11 +229,14 @@ class Distiller:
         self.teacher = teacher
         self.choice_weights = dict(config.choice_weights or {})
         if self.choice_weights:
+            # A narrowed space (e.g. --cfg-options model.backbone.patch_sizes=[8,16]) leaves
+            # weights of absent choices behind: harmless, but said, so that a typo shows.
             ids = [choice.id for choice in find_flexible(model).space()]
-            unknown = sorted(set(self.choice_weights) - set(ids))
-            if unknown:
-                raise ValueError(f"distill.choice_weights names choices the space does not "
-                                 f"have: {', '.join(unknown)} (it has: {', '.join(ids)})")
+            absent = sorted(set(self.choice_weights) - set(ids))
+            if absent:
+                print_log(f"distill.choice_weights: {', '.join(absent)} not in the space "
+                          f"({', '.join(ids)}); ignored", logger="current",
+                          level=logging.WARNING)
 
     def external_target(self, data: Mapping) -> Output | None:
         """The frozen teacher's output for this batch, or None (in-place: a choice gives it)."""

@@ -150,10 +150,21 @@ def test_a_choice_weighted_zero_trains_on_its_task_loss_alone(tiny_segmentor):
     _assert_sgd_update(tiny_segmentor, reference)
 
 
-def test_choice_weights_naming_a_choice_the_space_lacks_are_refused(tiny_segmentor):
-    with pytest.raises(ValueError, match=r"names choices the space does not have: p5 "
-                                         r"\(it has: .*p16"):
-        Distiller(DistillConfig(choice_weights=dict(p5=0.0)), tiny_segmentor)
+def test_choice_weights_of_choices_the_space_lacks_are_named_and_ignored(tiny_segmentor,
+                                                                         monkeypatch):
+    said = []
+    monkeypatch.setattr("flexseg.budget.distill.print_log",
+                        lambda message, **_: said.append(message))
+    distiller = Distiller(DistillConfig(weight=0.5, choice_weights=dict(p5=0.0, p16=0.0)),
+                          tiny_segmentor)
+    assert said == [f"distill.choice_weights: p5 not in the space "
+                    f"({', '.join(c.id for c in tiny_segmentor.backbone.space())}); ignored"]
+    logits = torch.zeros(1, 3, 4, 4)
+    target = torch.randn(1, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    task = torch.tensor(1.0)
+    total, term = distiller.student_loss(task, logits, target, "p12")
+    torch.testing.assert_close(total, task + 0.5 * term)
+    assert distiller.student_loss(task, logits, target, "p16")[0] == task
 
 
 def test_teacher_only_iterations_train_the_teacher_alone_and_leave_later_draws_unchanged():
