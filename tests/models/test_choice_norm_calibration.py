@@ -4,6 +4,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn as nn
+from mmengine.hooks import CheckpointHook
+from mmengine.runner.priority import get_priority
 
 from flexseg.models import ChoiceBatchNorm, ChoiceNormCalibrationHook, FlexiViT, find_flexible
 from flexseg.models.choice_norm_calibration import recalibrate_choice_norms
@@ -119,7 +121,30 @@ def test_the_hook_recalibrates_after_the_last_iteration_only():
     hook.after_train_iter(_runner(model, 9, 10), 9)
     assert model.norm.choice_updates.tolist() == [2, 2]
     assert not torch.allclose(model.norm.choice_mean, before)
-    assert ChoiceNormCalibrationHook.priority == "NORMAL"  # before the last checkpoint
+    # runs before CheckpointHook writes the last iteration's checkpoint
+    assert get_priority(hook.priority) < get_priority(CheckpointHook.priority)
+
+
+def test_the_hook_recalibrates_before_testing_only_when_asked(monkeypatch):
+    """tools/test.py --recalibrate-bn: the rows of a loaded checkpoint, from the config's
+    training data, before the test loop runs."""
+    from flexseg.models import choice_norm_calibration
+
+    torch.manual_seed(0)
+    model = Segmentor()
+    train_rows(model)
+    runner = _runner(model, 0, 1)
+    runner.cfg = SimpleNamespace(train_dataloader="the config's training loader")
+    built = []
+    monkeypatch.setattr(choice_norm_calibration.Runner, "build_dataloader",
+                        lambda cfg, seed: built.append(cfg) or runner.train_dataloader)
+    before = model.norm.choice_mean.clone()
+    ChoiceNormCalibrationHook(num_batches=2).before_test(runner)
+    torch.testing.assert_close(model.norm.choice_mean, before)
+    ChoiceNormCalibrationHook(num_batches=2, at_test=True).before_test(runner)
+    assert built == ["the config's training loader"]
+    assert model.norm.choice_updates.tolist() == [2, 2]
+    assert not torch.allclose(model.norm.choice_mean, before)
 
 
 @pytest.mark.parametrize("num_batches", [0, -1, 2.5, True])

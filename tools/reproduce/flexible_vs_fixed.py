@@ -362,9 +362,9 @@ def cost_table(data: Collected, suffix: str) -> str:
     return markdown_table(["model", "iterations", "train min", "train TFLOPs"], rows)
 
 
-STITCHED_JOBS = {"stitched": ("st", "the stitched demo config: from the pretrained anchors, "
-                                       "the backbone at 0.1x the learning rate, one set of BN "
-                                       "statistics in the head"),
+STITCHED_JOBS = {"stitched": ("st", "the stitched demo config before it recalibrated: from "
+                                       "the pretrained anchors, the backbone at 0.1x the "
+                                       "learning rate, one set of BN statistics in the head"),
                  "stitched-fulllr": ("st-full", "the same with the backbone at the head's "
                                                 "learning rate"),
                  "stitched-cbn": ("st-cbn", "st with BN statistics per route in the head "
