@@ -83,6 +83,8 @@ RECIPES = {
                                          "it"),
     "flex-inplace-p8-above": ("ip-p8-up", "ip-p8-cbn with the sizes above the p8 teacher "
                                           "(p6, p4) on the task loss alone (the main job)"),
+    "flex-inplace-p8-p4x": ("ip-p8-p4", "ip-p8-up with p4 drawn 2x and p6 1x (the same cost: "
+                                        "p4 gets 320 of the 800 drawn iterations, p6 160)"),
     "flex-uniform-cbn": ("uni-cbn", "uni with BN statistics per patch size in the head"),
     "flex-inplace-p8-lowlr": ("ip-p8-lr", "ip-p8 with the backbone at 0.1x the learning rate"),
     "flex-inplace-p8-lowlr-1k": ("ip-p8-lr-1k", "ip-p8-lr in 1,000 iterations, p8 alone for the "
@@ -109,6 +111,7 @@ FAR_SIZES_TWICE = ("dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p
 
 SHORT_ITERS = 1000  # the in-place recipe's 1,300-iteration cost is 1.5x the uniform one's
 STUDENTS_FAR_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p6=2, p4=2))"
+STUDENTS_P4_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p6=1, p4=2))"
 CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, p4=1))"
 UNIFORM = "dict(strategy='uniform')"
 UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
@@ -234,6 +237,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
                sampler=STUDENTS_FAR_TWICE),
         recipe("flex-inplace-p8-above", iters, distill=inplace_from_p8(500, ("p6", "p4")),
                sampler=STUDENTS_FAR_TWICE),
+        recipe("flex-inplace-p8-p4x", iters, distill=inplace_from_p8(500, ("p6", "p4")),
+               sampler=STUDENTS_P4_TWICE),
         recipe("flex-teacher-p8-cbn", iters, distill=taught_by("fixed-p8"), needs=("fixed-p8",),
                sampler=FAR_SIZES_TWICE),
         fixed(8, iters // 2, "-half"),
