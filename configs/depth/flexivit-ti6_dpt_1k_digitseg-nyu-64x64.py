@@ -21,14 +21,16 @@ model = dict(
         pos_embed_grid=8,
         drop_path_rate=0.0,
         out_indices=(1, 2, 4, 5),
-        out_stride=8,
+        # Stride 4 (as the DigitSeg main config): at stride 8 the p4 and p6 grids were pooled
+        # before the head and both scored below p8.
+        out_stride=4,
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/flexivit-ti6_digittags-64x64.pth')),
     # Strides 4, 8, 16, 32 of the image, as DPT on a stride-16 ViT.
     decode_head=dict(
         in_channels=[embed_dim] * 4,
         channels=64,
         reassemble_channels=(24, 48, 96, 192),
-        scales=(2, 1, 0.5, 0.25),
+        scales=(1, 0.5, 0.25, 0.125),
         head_channels=16))
 max_iters = 1000
 param_scheduler = [
@@ -39,7 +41,12 @@ train_cfg = dict(
     type='BudgetIterBasedTrainLoop',
     max_iters=max_iters,
     val_interval=max_iters // 2,
-    sampler=dict(strategy='uniform'))
+    # As the DigitSeg main job: p8 trains alone for the first 400 iterations, then every
+    # iteration trains p8 and one drawn size, p6 and p4 drawn twice as often; every choice
+    # learns from the labels alone (weight 0: no distillation term).
+    sampler=dict(strategy='weighted', weights=dict(p16=1, p12=1, p6=2, p4=2)),
+    distill=dict(mode='inplace', distance='mse', weight=0.0, teacher_choice='p8',
+                 teacher_only_iters=400))
 default_hooks = dict(
     checkpoint=dict(interval=max_iters // 2),
     visualization=dict(_delete_=True, type='BudgetVisualizationHook'))

@@ -2,7 +2,8 @@
 # fine-tuned from the pretrained flexible weights (pretrained/, made by tools/pretrain.py) with
 # a random patch size per iteration, then evaluated at every patch size in one pass (box and
 # mask AP per choice). Windowed attention (4x4 tokens) in blocks 0, 1, 3, 4; global in 2 and 5.
-# The backbone's map has stride 8 at every patch size; the pyramid makes strides 4-64 from it.
+# The backbone's map has stride 4 at every patch size (at stride 8 the p4 grid was pooled before
+# the pyramid and p4 scored below p8); the pyramid makes strides 4-64 from it.
 # Figures: configs/detection/README.md.
 _base_ = [
     '../_base_/models/flexivit_maskrcnn_sfp.py',
@@ -25,10 +26,10 @@ model = dict(
         window_size=4,
         global_indices=(2, 5),
         out_indices=(5, ),
-        out_stride=8,
+        out_stride=4,
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/flexivit-ti6_digittags-64x64.pth')),
     neck=dict(in_channels=embed_dim, out_channels=neck_dim,
-              scale_factors=(2.0, 1.0, 0.5, 0.25)),
+              scale_factors=(1.0, 0.5, 0.25, 0.125)),
     rpn_head=dict(in_channels=neck_dim, feat_channels=neck_dim,
                   anchor_generator=dict(scales=[6])),
     roi_head=dict(
@@ -55,7 +56,12 @@ train_cfg = dict(
     type='BudgetIterBasedTrainLoop',
     max_iters=max_iters,
     val_interval=max_iters,
-    sampler=dict(strategy='uniform'))
+    # As the DigitSeg main job: p8 (the pretraining's middle size) trains alone for the first
+    # 400 iterations, then every iteration trains p8 and one drawn size, p4 drawn twice as often
+    # as p16; every choice learns from the labels alone (weight 0: no distillation term).
+    sampler=dict(strategy='weighted', weights=dict(p16=1, p4=2)),
+    distill=dict(mode='inplace', module='neck', distance='mse', weight=0.0,
+                 teacher_choice='p8', teacher_only_iters=400))
 default_hooks = dict(checkpoint=dict(interval=max_iters // 2))
 val_cfg = dict(type='MultiBudgetValLoop', choices='all')
 test_cfg = dict(type='MultiBudgetTestLoop', choices='all')

@@ -23,8 +23,8 @@ model = dict(
         lora_rank=4,
         out_indices=(5, ),
         out_stride=8),
-    neck=dict(in_channels=out_channels))
+    neck=dict(in_channels=out_channels, scale_factors=(2.0, 1.0, 0.5, 0.25)))
 custom_hooks = [dict(type='StitchInitHook', num_batches=4)]
-train_cfg = dict(sampler=dict(_delete_=True, strategy='ros', gap_gflops=0.02))
+train_cfg = dict(sampler=dict(_delete_=True, strategy='ros', gap_gflops=0.02), distill=None)
 # Routes use different parameters, so DDP must look for unused ones.
 find_unused_parameters = True

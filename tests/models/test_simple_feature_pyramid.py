@@ -12,6 +12,18 @@ def test_outputs_strides_4_to_64_from_a_stride_16_map():
                                                  (2, 16, 2, 3), (2, 16, 1, 2)]
 
 
+def test_a_stride_4_map_gives_the_same_strides_its_coarse_levels_max_pooled():
+    """The DigitSeg detector's layout (scales 1 ... 1/8 of a stride-4 map): strides 4-64, the
+    level at stride 32 the 8x8 maximum of the map before its projection."""
+    neck = SimpleFeaturePyramid(in_channels=32, out_channels=16,
+                                scale_factors=(1.0, 0.5, 0.25, 0.125))
+    feature = torch.randn(2, 32, 16, 24)
+    outputs = neck((feature, ))
+    assert [tuple(o.shape[-2:]) for o in outputs] == [(16, 24), (8, 12), (4, 6), (2, 3), (1, 2)]
+    pooled = feature.unflatten(2, (2, 8)).unflatten(4, (3, 8)).amax(dim=(3, 5))
+    torch.testing.assert_close(outputs[3], neck.projections[3](pooled))
+
+
 def test_roi_align_reads_every_level_as_its_values():
     """mmcv's RoIAlign reads raw NCHW memory: the maps must be laid out as they index."""
     from mmcv.ops import RoIAlign

@@ -16,7 +16,7 @@ from mmengine.model import BaseModule
 from flexseg.layers import LayerNorm2d
 from flexseg.registry import register_model
 
-SUPPORTED_SCALES = (4.0, 2.0, 1.0, 0.5, 0.25)
+SUPPORTED_SCALES = (4.0, 2.0, 1.0, 0.5, 0.25, 0.125)
 VITDET_SCALES = (4.0, 2.0, 1.0, 0.5)
 
 
@@ -31,7 +31,7 @@ def _rescale(scale: float, channels: int) -> tuple[nn.Module, int]:
         return nn.ConvTranspose2d(channels, channels // 2, kernel_size=2, stride=2), channels // 2
     if scale == 1.0:
         return nn.Identity(), channels
-    if scale in (0.5, 0.25):
+    if scale in (0.5, 0.25, 0.125):
         factor = int(1 / scale)
         return nn.MaxPool2d(kernel_size=factor, stride=factor), channels
     raise ValueError(f"scale factors must be among {SUPPORTED_SCALES}, got {scale}")
@@ -49,7 +49,8 @@ class SimpleFeaturePyramid(BaseModule):
     """One input map (``inputs[in_index]``, stride s) -> maps at strides s / scale.
 
     With the default scales and a stride-16 input the outputs have strides 4, 8, 16, 32 (from
-    a stride-8 input, scales 2, 1, 0.5, 0.25 give the same strides); levels
+    a stride-8 input, scales 2, 1, 0.5, 0.25 give the same strides, from a stride-4 one 1, 0.5,
+    0.25, 0.125); levels
     beyond ``len(scale_factors)`` (``num_outs``) are max-pooled (kernel 1, stride 2) from the
     last one, like mmdet's FPN without extra convs (stride 64 for RPN anchors).
     """

@@ -16,3 +16,5 @@ model = dict(
         channels=16,
         reassemble_channels=(8, 8, 16, 16),
         head_channels=8))
+# The recipe's sampler over the students this space has (p8 teaches).
+train_cfg = dict(sampler=dict(weights=dict(_delete_=True, p16=1)))
