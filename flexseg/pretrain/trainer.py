@@ -21,6 +21,7 @@ from mmengine.config import Config
 
 from flexseg.compat.atomic_write import write_bytes_atomically, write_text_atomically
 from flexseg.datasets.digitseg import GENERATOR_VERSION
+from flexseg.layers.checks import is_number
 from flexseg.pretrain.data import NUM_DIGITS, DigitTagParams, DigitTags
 from flexseg.pretrain.export import save_big_vision_npz, save_timm_state_dict
 from flexseg.pretrain.model import TaggingModel
@@ -40,7 +41,8 @@ def build_model(backbone_cfg: dict, seed: int, head_cfg: dict | None = None) -> 
     torch.manual_seed(seed)
     backbone = MODELS.build(dict(backbone_cfg))
     head_cfg = dict(head_cfg or {})
-    loss = head_cfg.pop("loss", "bce")
+    head_cfg.pop("loss", None)  # the trainer's, as is class_weight
+    head_cfg.pop("class_weight", None)
     classes = NUM_DIGITS + (head_cfg.get("pool") == "pixels")  # pixels: background too
     return TaggingModel(backbone, classes, **head_cfg)
 
@@ -56,12 +58,32 @@ def set_accuracy(logits: torch.Tensor, targets: torch.Tensor, loss: str = "bce")
     return float(((logits > 0) == targets.bool()).all(dim=1).float().mean())
 
 
-def tag_loss(logits: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
+def tag_loss(logits: torch.Tensor, targets: torch.Tensor, loss: str,
+             class_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Multi-label BCE, or cross-entropy over the last axis for one class per sample (an
-    image's only digit, a patch's majority label); ``targets`` may be soft (a teacher's)."""
+    image's only digit, a patch's majority label); ``targets`` may be soft (a teacher's).
+    ``class_weight`` (softmax): each class's term scaled and the mean taken over the samples'
+    weights, as PyTorch's and mmseg's weighted cross-entropy average."""
     if loss == "softmax":
-        return torch.sum(-targets * F.log_softmax(logits, dim=-1), dim=-1).mean()
+        terms = -targets * F.log_softmax(logits, dim=-1)
+        if class_weight is None:
+            return torch.sum(terms, dim=-1).mean()
+        return torch.sum(terms * class_weight) / torch.sum(targets * class_weight)
     return F.binary_cross_entropy_with_logits(logits, targets)
+
+
+def read_class_weight(head_cfg: dict, loss: str, classes: int) -> torch.Tensor | None:
+    """``head.class_weight``: one non-negative number per class, softmax losses only."""
+    weight = head_cfg.get("class_weight")
+    if weight is None:
+        return None
+    if loss != "softmax":
+        raise ValueError("head.class_weight applies to head.loss='softmax'")
+    if not isinstance(weight, (list, tuple)) or len(weight) != classes or \
+            not all(is_number(w) and w >= 0 for w in weight):
+        raise ValueError(f"head.class_weight must be {classes} non-negative numbers (one per "
+                         f"class), got {weight!r}")
+    return torch.tensor([float(w) for w in weight])
 
 
 @dataclass
@@ -140,6 +162,8 @@ class Pretrainer:
         if self.loss_kind not in LOSSES:
             raise ValueError(f"head.loss must be one of {', '.join(LOSSES)}, got "
                              f"{self.loss_kind!r}")
+        self.class_weight = read_class_weight(cfg.get("head") or {}, self.loss_kind,
+                                              self.model.head.out_features)
         if self.model.pool == "pixels" and self.loss_kind != "softmax":
             raise ValueError("head.pool='pixels' classifies each pixel: set head.loss='softmax'")
         if (self.loss_kind == "softmax" and self.model.pool == "token"
@@ -162,9 +186,10 @@ class Pretrainer:
         logits = self._last_axis_classes(self.model(images))
         if self.model.pool == "pixels":
             targets = F.one_hot(labels, NUM_DIGITS + 1).float()
-        loss = tag_loss(logits, targets, self.loss_kind)
+        loss = tag_loss(logits, targets, self.loss_kind, self.class_weight)
         if self.teacher is not None:
-            loss = loss + self.teacher.weight * tag_loss(logits, soft, self.loss_kind)
+            loss = loss + self.teacher.weight * tag_loss(logits, soft, self.loss_kind,
+                                                         self.class_weight)
         return loss, choice
 
     def _last_axis_classes(self, logits: torch.Tensor) -> torch.Tensor:

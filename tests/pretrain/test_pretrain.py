@@ -227,3 +227,32 @@ def test_bad_options_are_one_line_errors(tmp_path):
     assert result.returncode == 2 and "export.formats: unknown ['onnx']" in result.stderr
     result = pretrain("tiny_flexivit.py", tmp_path, "head.loss=bce")
     assert result.returncode == 2 and "head.pool='pixels' classifies each pixel" in result.stderr
+
+
+def test_class_weight_scales_the_pixel_loss_as_the_fine_tuning_loss_does(tmp_path):
+    """``head.class_weight`` gives mmseg's weighted cross-entropy of the same pixel scores (the
+    loss the dense configs fine-tune with), and differs from the unweighted loss."""
+    from mmseg.models.losses import CrossEntropyLoss
+
+    cfg = Config.fromfile(str(CONFIGS / "tiny_flexivit.py"))
+    weight = [0.2] + [1.0] * 10
+    cfg.head = dict(pool='pixels', loss='softmax', class_weight=weight)
+    trainer = Pretrainer(cfg, tmp_path / "w", tmp_path, say=lambda _: None)
+    plain = Pretrainer(Config.fromfile(str(CONFIGS / "tiny_flexivit.py")), tmp_path / "p",
+                       tmp_path, say=lambda _: None)
+    torch.manual_seed(0)
+    head = dict(weight=torch.randn_like(plain.model.head.weight),  # it starts at zero: every
+                bias=torch.randn_like(plain.model.head.bias))      # class would score equal
+    for model in (trainer.model, plain.model):
+        model.head.load_state_dict(head)
+    images, _, labels = trainer.data.train_batch(0, trainer.schedule.batch_size)
+    trainer.model.backbone.activate(draw_choice(trainer.ids, 0, trainer.schedule.seed, None))
+    with torch.no_grad():
+        scores = trainer.model(images)  # (B, classes, H, W)
+        reference = CrossEntropyLoss(class_weight=weight)(scores, labels)
+        loss, _ = trainer.loss(0)
+        unweighted, _ = plain.loss(0)
+    torch.testing.assert_close(loss, reference)
+    assert not torch.isclose(loss, unweighted)
+    result = pretrain("tiny_flexivit.py", tmp_path, "head.class_weight=[1,2]")
+    assert result.returncode == 2 and "head.class_weight must be 11 non-negative" in result.stderr
