@@ -558,9 +558,9 @@ is fine-tuned from the pretrained weights in `pretrained/` (rows marked "scr" fr
 weights) on the main job's config: FlexiViT-Ti6 + UPerNet, DigitSeg 64x64, batch
 {BATCH_SIZE}; mIoU on the 500 validation images; GFLOPs per image (multiply-adds, whole
 model). "–": not measured yet. The head's BN keeps statistics per choice (ChoiceBatchNorm) in
-the jobs marked "cbn", in ip-p8-up, ip-p8-p4 and st-recal, and in every fixed model and anchor (one choice
-each: the same as stock BN); the other jobs keep one set shared by every choice. The loss weighs
-background 0.2 ("The benchmark" below).
+the jobs marked "cbn", in ip-p8-up, ip-p8-p4 and st-recal, and in every fixed model and anchor
+(one choice each: the same as stock BN); the other jobs keep one set shared by every choice. The
+loss weighs background 0.2 ("The benchmark" below).
 
 ![mIoU vs GFLOPs](results/flexible_vs_fixed.png)
 
