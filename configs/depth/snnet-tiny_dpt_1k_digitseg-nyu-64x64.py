@@ -20,8 +20,10 @@ model = dict(
         lora_rank=4,
         out_indices=(1, 2, 4, 5),
         out_stride=8),
-    decode_head=dict(in_channels=[out_channels] * 4, reassemble_channels=(12, 24, 48, 96)))
+    # Stride 8 (one patch size): scales 2 ... 1/4 give the head strides 4-32.
+    decode_head=dict(in_channels=[out_channels] * 4, reassemble_channels=(12, 24, 48, 96),
+                     scales=(2, 1, 0.5, 0.25)))
 custom_hooks = [dict(type='StitchInitHook', num_batches=4)]
-train_cfg = dict(sampler=dict(_delete_=True, strategy='ros', gap_gflops=0.02))
+train_cfg = dict(sampler=dict(_delete_=True, strategy='ros', gap_gflops=0.02), distill=None)
 # Routes use different parameters, so DDP must look for unused ones.
 find_unused_parameters = True
