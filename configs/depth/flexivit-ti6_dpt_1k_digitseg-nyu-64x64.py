@@ -1,7 +1,7 @@
 # FlexiViT (192-d, 6 blocks) + DPT depth head on DigitSeg-NYU 64x64: the pretrained flexible
 # weights (pretrained/, made by tools/pretrain.py) fine-tuned with p8 and one drawn patch size
-# per iteration (below), then evaluated at every patch size in one pass (d1, d2, d3, AbsRel, RMSE, log10
-# per choice). Digits stand nearer the larger they are, in front of a tilted plane.
+# per iteration (below), then evaluated at every patch size in one pass (d1, d2, d3, AbsRel,
+# RMSE, log10 per choice). Digits stand nearer the larger they are, in front of a tilted plane.
 _base_ = [
     '../_base_/models/flexivit_dpt.py',
     '../_base_/datasets/digitseg_nyu.py',
