@@ -1,7 +1,8 @@
 # FlexiViT (192-d, 6 blocks) + simple feature pyramid + Mask R-CNN on DigitSeg-COCO 64x64,
 # fine-tuned from the pretrained flexible weights (pretrained/, made by tools/pretrain.py) with
 # p8 and one drawn patch size per iteration (below), then evaluated at every patch size in one
-# pass (box and mask AP per choice). Windowed attention (4x4 tokens) in blocks 0, 1, 3, 4; global in 2 and 5.
+# pass (box and mask AP per choice). Windowed attention (4x4 tokens) in blocks 0, 1, 3, 4;
+# global in 2 and 5.
 # The backbone's map has stride 4 at every patch size (at stride 8 the p4 grid was pooled before
 # the pyramid and p4 scored below p8); the pyramid makes strides 4-64 from it.
 # Figures: configs/detection/README.md.
