@@ -109,9 +109,11 @@ SHARED_BN = dict(model=dict(decode_head=dict(norm_cfg=dict(type="SyncBN", requir
 # The segmentation loss this study ran with: the main config's before it weighted background.
 UNWEIGHTED_LOSS = dict(model=dict(decode_head=dict(loss_decode=dict(
     _delete_=True, type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0))))
-# The main config's recipe when this study ran: every drawn size distilled toward p8.
-IN_PLACE_FROM_P8 = dict(train_cfg=dict(distill=dict(
-    _delete_=True, mode="inplace", teacher_choice="p8", teacher_only_iters=500)))
+# The main config's recipe when this study ran: every drawn size distilled toward p8, p6 and
+# p4 drawn twice as often as p16 and p12.
+IN_PLACE_FROM_P8 = dict(train_cfg=dict(
+    sampler=dict(_delete_=True, strategy="weighted", weights=dict(p16=1, p12=1, p6=2, p4=2)),
+    distill=dict(_delete_=True, mode="inplace", teacher_choice="p8", teacher_only_iters=500)))
 
 
 def pretrained(path: str) -> dict:
