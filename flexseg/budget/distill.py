@@ -165,6 +165,11 @@ class DistillConfig:
     teacher: dict | None = None
     init_student: bool = False
     choice_weights: dict | None = None  # choice id -> its own ``weight`` (e.g. 0: task only)
+    skip_idle_teacher: bool = False  # in-place: no teacher step when no student uses it
+
+    def student_weight(self, choice_id: str | None) -> float:
+        """The distillation weight of the student ``choice_id``."""
+        return (self.choice_weights or {}).get(choice_id, self.weight)
 
     @classmethod
     def from_dict(cls, options: Mapping) -> DistillConfig:
@@ -193,6 +198,9 @@ class DistillConfig:
                            for k, v in self.choice_weights.items())):
             raise ValueError(f"distill.choice_weights must map choice ids to non-negative "
                              f"numbers, e.g. dict(p4=0.0), got {self.choice_weights!r}")
+        if not isinstance(self.skip_idle_teacher, bool):
+            raise ValueError(f"distill.skip_idle_teacher must be True or False, got "
+                             f"{self.skip_idle_teacher!r}")
         if not is_number(self.temperature) or self.temperature <= 0:
             raise ValueError(f"distill.temperature must be positive, got {self.temperature!r}")
         if isinstance(self.teacher_only_iters, bool) or \
@@ -215,6 +223,9 @@ class DistillConfig:
             if self.teacher_only_iters:
                 raise ValueError("distill.teacher_only_iters applies to mode 'inplace'; a "
                                  "frozen teacher is trained before the run")
+            if self.skip_idle_teacher:
+                raise ValueError("distill.skip_idle_teacher applies to mode 'inplace'; a "
+                                 "frozen teacher costs no training step")
         elif self.teacher is not None or self.init_student:
             raise ValueError("distill.teacher and distill.init_student apply to mode 'teacher'")
 
@@ -227,12 +238,11 @@ class Distiller:
         self.config = config
         self.module = _submodule(model, config.module)
         self.teacher = teacher
-        self.choice_weights = dict(config.choice_weights or {})
-        if self.choice_weights:
+        if config.choice_weights:
             # A narrowed space (e.g. --cfg-options model.backbone.patch_sizes=[8,16]) leaves
             # weights of absent choices behind: harmless, but said, so that a typo shows.
             ids = [choice.id for choice in find_flexible(model).space()]
-            absent = sorted(set(self.choice_weights) - set(ids))
+            absent = sorted(set(config.choice_weights) - set(ids))
             if absent:
                 print_log(f"distill.choice_weights: {', '.join(absent)} not in the space "
                           f"({', '.join(ids)}); ignored", logger="current",
@@ -247,5 +257,5 @@ class Distiller:
         """(total loss, distillation term) of the student ``choice_id``."""
         config = self.config
         term = distillation_distance(output, target, config.distance, config.temperature)
-        weight = self.choice_weights.get(choice_id, config.weight)
+        weight = config.student_weight(choice_id)
         return config.task_weight * task_loss + weight * term, term

@@ -18,6 +18,8 @@
     of them) on the task loss plus the distance to the teacher choice's detached output; the
     first ``teacher_only_iters`` iterations train the teacher choice alone, so the students
     start from a trained teacher, as with teacher distillation's ``init_student``, in one run;
+    ``skip_idle_teacher=True`` leaves the teacher out of iterations whose drawn choices all
+    have distillation weight 0 (they would not use its output), so they train alone;
   - ``dict(mode='teacher', teacher=dict(config=..., checkpoint=..., choice=None),
     init_student=False)``: a frozen model gives the target of every sampled choice;
     ``init_student`` starts the trained model from its weights (fresh runs only);
@@ -93,6 +95,7 @@ class TrainingPlan:
     sampler: ChoiceSampler
     teacher_entry: BudgetEntry | None = None
     teacher_only_iters: int = 0
+    untaught_ids: frozenset[str] = frozenset()  # drawn alone, without the teacher
 
     @property
     def targets(self) -> tuple[int | None, ...] | None:
@@ -105,7 +108,10 @@ class TrainingPlan:
             return self.sampler.draw(iteration)
         if iteration < self.teacher_only_iters:
             return (self.teacher_entry,)
-        return (self.teacher_entry, *self.sampler.draw(iteration))
+        drawn = self.sampler.draw(iteration)
+        if all(entry.id in self.untaught_ids for entry in drawn):
+            return drawn
+        return (self.teacher_entry, *drawn)
 
 
 def plan_training(space: BudgetSpace, sampler_cfg: dict, distill: DistillConfig | None,
@@ -125,8 +131,10 @@ def plan_training(space: BudgetSpace, sampler_cfg: dict, distill: DistillConfig 
         return TrainingPlan(build_sampler(space, seed=seed, **options))
     teacher = space.get(distill.teacher_choice) if distill.teacher_choice else \
         space.largest(options.get("min_gflops"), options.get("max_gflops"))
+    untaught = frozenset(entry.id for entry in space if distill.student_weight(entry.id) == 0) \
+        if distill.skip_idle_teacher else frozenset()
     return TrainingPlan(build_sampler(space.without(teacher.id), seed=seed, **options), teacher,
-                        distill.teacher_only_iters)
+                        distill.teacher_only_iters, untaught)
 
 
 class BudgetTraining:

@@ -179,6 +179,29 @@ def test_teacher_only_iterations_train_the_teacher_alone_and_leave_later_draws_u
     assert all(len(warm.entries(i)) == 3 and warm.entries(i)[0].id == "p8" for i in later)
     assert {e.id for i in later for e in warm.entries(i)[1:]} == {"p16", "p12", "p4"}
 
+def test_skip_idle_teacher_leaves_the_teacher_out_only_where_no_student_uses_it():
+    space = make_space({16: 1.0, 12: 2.0, 8: 4.0, 6: 8.0, 4: 16.0})
+    options = dict(strategy="uniform")
+    task_only = dict(p6=0.0, p4=0.0)
+    plain = plan_training(space, options, DistillConfig(
+        teacher_choice="p8", teacher_only_iters=5, choice_weights=task_only), seed=3)
+    skipping = plan_training(space, options, DistillConfig(
+        teacher_choice="p8", teacher_only_iters=5, choice_weights=task_only,
+        skip_idle_teacher=True), seed=3)
+    assert [skipping.entries(i) for i in range(5)] == [plain.entries(i) for i in range(5)]
+    later = range(5, 60)
+    for i in later:
+        drawn = plain.entries(i)[1:]  # the same draws: skipping changes only the teacher
+        expected = drawn if drawn[0].id in task_only else plain.entries(i)
+        assert skipping.entries(i) == expected
+    assert {skipping.entries(i)[0].id for i in later} == {"p8", "p6", "p4"}
+    # With one global weight of 0 no student ever uses the teacher: it trains only alone.
+    idle = plan_training(space, options, DistillConfig(
+        teacher_choice="p8", teacher_only_iters=5, weight=0.0, skip_idle_teacher=True), seed=3)
+    assert all(len(idle.entries(i)) == 1 for i in later)
+    assert "p8" not in {idle.entries(i)[0].id for i in later}
+
+
 
 TEACHER_CONFIG = """
 model = dict(

@@ -86,6 +86,9 @@ RECIPES = {
     "flex-inplace-p8-p4x": ("ip-p8-p4", "ip-p8-up with p4 drawn 2x and p6 1x (the same cost: "
                                         "p4 gets 320 of the 800 drawn iterations, p6 160; "
                                         "the main job)"),
+    "flex-inplace-p8-solo": ("ip-p8-solo", "ip-p8-p4 with p6 and p4 trained alone, without "
+                                           "a p8 step in their iterations (p8 trains in 820 "
+                                           "of 1,300)"),
     "flex-uniform-cbn": ("uni-cbn", "uni with BN statistics per patch size in the head"),
     "flex-inplace-p8-lowlr": ("ip-p8-lr", "ip-p8 with the backbone at 0.1x the learning rate"),
     "flex-inplace-p8-lowlr-1k": ("ip-p8-lr-1k", "ip-p8-lr in 1,000 iterations, p8 alone for the "
@@ -132,12 +135,13 @@ def taught_by(job: str) -> str:
             f"config='{{root}}/{job}/config.py', checkpoint='{{root}}/{job}/final.pth'))")
 
 
-def inplace_from_p8(alone: int, task_only: tuple[str, ...] = ()) -> str:
+def inplace_from_p8(alone: int, task_only: tuple[str, ...] = (), solo: bool = False) -> str:
     """In-place distillation taught by p8, which trains ``alone`` iterations first;
-    ``task_only``: choices that learn from the labels alone."""
+    ``task_only``: choices that learn from the labels alone (``solo``: without a p8 step)."""
     weights = (f", choice_weights=dict({', '.join(f'{c}=0.0' for c in task_only)})"
                if task_only else "")
-    return f"dict(mode='inplace', teacher_choice='p8', teacher_only_iters={alone}{weights})"
+    skip = ", skip_idle_teacher=True" if solo else ""
+    return f"dict(mode='inplace', teacher_choice='p8', teacher_only_iters={alone}{weights}{skip})"
 
 
 def backbone_lr(mult: float) -> str:
@@ -240,6 +244,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
                sampler=STUDENTS_FAR_TWICE),
         recipe("flex-inplace-p8-p4x", iters, distill=inplace_from_p8(500, ("p6", "p4")),
                sampler=STUDENTS_P4_TWICE),
+        recipe("flex-inplace-p8-solo", iters,
+               distill=inplace_from_p8(500, ("p6", "p4"), solo=True), sampler=STUDENTS_P4_TWICE),
         recipe("flex-teacher-p8-cbn", iters, distill=taught_by("fixed-p8"), needs=("fixed-p8",),
                sampler=FAR_SIZES_TWICE),
         fixed(8, iters // 2, "-half"),
