@@ -86,6 +86,8 @@ RECIPES = {
     "flex-inplace-p8-p4x": ("ip-p8-p4", "ip-p8-up with p4 drawn 2x and p6 1x (the same cost: "
                                         "p4 gets 320 of the 800 drawn iterations, p6 160; "
                                         "the main job)"),
+    "flex-inplace-p8-p4x-bf16": ("ip-p8-p4-bf16", "ip-p8-p4 trained and evaluated under "
+                                                  "bfloat16 autocast"),
     "flex-inplace-p8-ends": ("ip-p8-ends", "ip-p8-p4 with p16 drawn 2x too (p16 and p4 267 "
                                            "draws each, p12 and p6 133; 6% cheaper)"),
     "flex-inplace-p8-solo": ("ip-p8-solo", "ip-p8-p4 with p6 and p4 trained alone, without "
@@ -125,6 +127,9 @@ CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, 
 UNIFORM = "dict(strategy='uniform')"
 UNIFORM_TWO = "dict(strategy='uniform', num_choices=2)"
 EVERY_SIZE = Evaluation("every-size", EVERY_PATCH_SIZE)
+BFLOAT16 = ("optim_wrapper = dict(type='AmpOptimWrapper', dtype='bfloat16')\n"
+            "val_cfg = dict(fp16=True, amp_dtype='bfloat16')\n"
+            "test_cfg = dict(fp16=True, amp_dtype='bfloat16')\n")
 # The head's BN as the jobs before ChoiceBatchNorm ran it: one set of running statistics shared
 # by every choice (SyncBN, plain BN on the CPU).
 SHARED_BN = "model = dict(decode_head=dict(norm_cfg=dict(type='SyncBN', requires_grad=True)))\n"
@@ -249,6 +254,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
                sampler=STUDENTS_FAR_TWICE),
         recipe("flex-inplace-p8-p4x", iters, distill=inplace_from_p8(500, ("p6", "p4")),
                sampler=STUDENTS_P4_TWICE),
+        recipe("flex-inplace-p8-p4x", iters, "-bf16", distill=inplace_from_p8(500, ("p6", "p4")),
+               sampler=STUDENTS_P4_TWICE, extra=BFLOAT16),
         recipe("flex-inplace-p8-ends", iters, distill=inplace_from_p8(500, ("p6", "p4")),
                sampler=STUDENTS_ENDS_TWICE),
         recipe("flex-inplace-p8-solo", iters,
