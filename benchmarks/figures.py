@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import (attention_only, compile, flexivit_timm, flops_count, gemm, latency_rank, memory,
-               multibudget, parallel_blocks, preprocessing, pricing, shared_prefix, step_spread,
-               train_step)
+from . import (attention_only, autocast, compile, flexivit_timm, flops_count, gemm, latency_rank,
+               memory, multibudget, parallel_blocks, preprocessing, pricing, shared_prefix,
+               step_spread, train_step)
 from .report import Row
 from .settings import Settings
 
@@ -39,6 +39,7 @@ FIGURES = (
     Figure("ATTN", "attention-only vs all-weights fine-tuning, training memory",
            attention_only.run),
     Figure("CMP", "torch.compile vs eager, training step; graphs per choice", compile.run),
+    Figure("AMP", "bfloat16 autocast vs float32, training step", autocast.run),
 )
 
 

@@ -9,9 +9,9 @@ the spread of step times; P3a one multi-budget pass vs a test run per choice; P3
 prefix evaluation; PRE preprocessing once per batch; P4 analytic vs counted FLOPs; P5 latency
 vs GFLOPs order; P6 backbone vs matmul speed; MEM training-step memory with checkpointing;
 PRICE pricing the ADE20K stitched space; PAR parallel blocks vs their sequential twin; ATTN
-attention-only fine-tuning's training memory; CMP torch.compile vs eager (module docs in
-benchmarks/). Time on an otherwise idle machine. --quick runs tiny sizes and one
-round: it checks the output, it times nothing.
+attention-only fine-tuning's training memory; CMP torch.compile vs eager; AMP bfloat16
+autocast vs float32 (module docs in benchmarks/). Time on an otherwise idle machine. --quick
+runs tiny sizes and one round: it checks the output, it times nothing.
 """
 import argparse
 import sys

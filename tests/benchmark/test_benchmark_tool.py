@@ -19,7 +19,7 @@ from tests.conftest import REPO
 # Rows per figure in a quick run.
 EXPECTED = {"P1": 2, "P2": 6, "P2s": 9, "P3a": 1, "P3b": 4, "PRE": 1, "P4": 6, "P5": 2,
             "P6": 2, "MEM": 2, "PRICE": 1, "PAR": 1,
-            "ATTN": 2, "CMP": 2}
+            "ATTN": 2, "CMP": 2, "AMP": 1}
 
 
 def _run_tool(*args: str) -> str:
@@ -77,7 +77,7 @@ def test_what_holds_whatever_the_timings(quick):
 @pytest.mark.parametrize("args, message", [
     (["--only", "P1,P9"],
      "error: unknown figure P9; known: P1, P2, P2s, P3a, P3b, PRE, P4, P5, P6, MEM, PRICE, "
-     "PAR, ATTN, CMP"),
+     "PAR, ATTN, CMP, AMP"),
     (["--only", "P3a", "--data-root", "/nonexistent/digitseg"],
      "error: no DigitSeg in /nonexistent/digitseg; generate it with python "
      "tools/generate_digitseg.py --root /nonexistent/digitseg"),
