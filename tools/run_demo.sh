@@ -2,7 +2,10 @@
 # The main job: set up the environment if needed, generate DigitSeg if missing, build the
 # pretrained weights it loads if missing, fine-tune the demo config on it and evaluate the
 # final checkpoint. Depth configs (DigitSeg-NYU) also get the
-# depth variant of the data.
+# depth variant of the data. The main job (no arguments) trains and evaluates under bfloat16
+# autocast where the processor multiplies bfloat16 natively (AVX512-BF16 or AMX): faster steps,
+# the same mIoU within run-to-run noise (docs/results.md, ip-p8-p4-bf16); FLEXSEG_DEMO_AMP=0
+# keeps float32. Other configs run in float32, as their tables were measured.
 #   bash tools/run_demo.sh [CONFIG] [train.py args...]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,5 +21,9 @@ if [[ "$CONFIG" == *digitseg-nyu* ]]; then
 fi
 "$PY" tools/generate_digitseg.py "${GENERATE_ARGS[@]}"
 "$PY" tools/ensure_pretrained.py "$CONFIG"
-"$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "${@:2}"
-"$PY" tools/test.py "$CONFIG" "$(cat "$WORK_DIR/last_checkpoint")" --work-dir "$WORK_DIR"
+AMP=()
+if [[ $# -eq 0 && "${FLEXSEG_DEMO_AMP:-1}" != 0 ]] && grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
+  AMP=(--amp --amp-dtype bfloat16)
+fi
+"$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "${AMP[@]}" "${@:2}"
+"$PY" tools/test.py "$CONFIG" "$(cat "$WORK_DIR/last_checkpoint")" --work-dir "$WORK_DIR" "${AMP[@]}"
