@@ -179,6 +179,7 @@ def test_teacher_only_iterations_train_the_teacher_alone_and_leave_later_draws_u
     assert all(len(warm.entries(i)) == 3 and warm.entries(i)[0].id == "p8" for i in later)
     assert {e.id for i in later for e in warm.entries(i)[1:]} == {"p16", "p12", "p4"}
 
+
 def test_skip_idle_teacher_leaves_the_teacher_out_only_where_no_student_uses_it():
     space = make_space({16: 1.0, 12: 2.0, 8: 4.0, 6: 8.0, 4: 16.0})
     options = dict(strategy="uniform")
@@ -200,7 +201,6 @@ def test_skip_idle_teacher_leaves_the_teacher_out_only_where_no_student_uses_it(
         teacher_choice="p8", teacher_only_iters=5, weight=0.0, skip_idle_teacher=True), seed=3)
     assert all(len(idle.entries(i)) == 1 for i in later)
     assert "p8" not in {idle.entries(i)[0].id for i in later}
-
 
 
 TEACHER_CONFIG = """

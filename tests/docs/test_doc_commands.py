@@ -30,6 +30,7 @@ import pytest
 from mmengine.logging import MMLogger
 from PIL import Image
 
+from benchmarks.autocast import native_bf16_flags
 from tests.conftest import REPO
 from tests.docs import tiny
 from tests.docs.pages import bash_commands, doc_pages
@@ -284,3 +285,10 @@ def test_run_demo_runs_end_to_end(tmp_path):
     document = (work_dir / "multibudget_test.json").read_text()
     assert all(f'"id": "{choice}"' in document for choice in ("p16", "p8", "p4"))
     assert len(list((sandbox.root / "data/digitseg/images/training").iterdir())) == 24
+    # bfloat16 autocast in training and evaluation exactly where the processor has it natively
+    native = bool(native_bf16_flags())
+    logs = [path.read_text() for path in work_dir.glob("*/*.log")]
+    assert logs and any("CPUAmpOptimWrapper" in text for text in logs) == native, \
+        sorted(str(p.relative_to(work_dir)) for p in work_dir.rglob("*"))
+    tested = (work_dir / f"{Path(MAIN).stem}.py").read_text()
+    assert ("amp_dtype='bfloat16'" in tested) == native
