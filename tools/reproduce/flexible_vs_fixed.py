@@ -209,12 +209,13 @@ def recipe(stem: str, iters: int, suffix: str = "", distill: str = "None",
 
 
 def anchor(which: str, dim: int, depth: int, heads: int, indices: tuple, iters: int,
-           suffix: str = "", extra: str = "") -> Job:
-    """An anchor fine-tuned alone, with the stitched model's neck and head (96 channels)."""
+           suffix: str = "", extra: str = "", patch: int = 8) -> Job:
+    """An anchor fine-tuned alone, with the stitched model's neck and head (96 channels), at
+    patch size ``patch`` (pretrained at 8; another size PI-resizes the kernel on loading)."""
     head = schedule(iters, sampler=UNIFORM) + extra
     return Job(f"anchor-{which}{suffix}", MAIN_CONFIG, head + f"""
 model = dict(
-    backbone=dict(patch_size=8, patch_sizes=[8], embed_dim={dim}, depth={depth},
+    backbone=dict(patch_size={patch}, patch_sizes=[{patch}], embed_dim={dim}, depth={depth},
                   num_heads={heads}, out_indices={indices},
                   init_cfg=dict(type='Pretrained', checkpoint='{ANCHOR_FILES[which]}')),
     neck=dict(in_channels=[{dim}] * 4, out_channels=96),
@@ -234,6 +235,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters),
         anchor("s", 64, 6, 4, (1, 2, 4, 5), iters, "-lowlr", backbone_lr(0.1)),
         anchor("l", 96, 12, 6, (3, 5, 9, 11), iters, "-lowlr", backbone_lr(0.1)),
+        anchor("s", 64, 6, 4, (1, 2, 4, 5), iters, "-p4", patch=4),
+        anchor("l", 96, 12, 6, (3, 5, 9, 11), iters, "-p4", patch=4),
         Job("stitched", STITCHED_CONFIG, schedule(iters) + SHARED_BN + STITCH_FIT_ONLY),
         Job("stitched-fulllr", STITCHED_CONFIG,
             schedule(iters) + backbone_lr(1.0) + SHARED_BN + STITCH_FIT_ONLY),
@@ -263,6 +266,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         recipe("flex-teacher-p8-cbn", iters, distill=taught_by("fixed-p8"), needs=("fixed-p8",),
                sampler=FAR_SIZES_TWICE),
         fixed(8, iters // 2, "-half"),
+        fixed(4, iters // 2, "-half"),
         recipe("flex-teacher-p8-half-cbn", iters // 2, distill=taught_by("fixed-p8-half"),
                needs=("fixed-p8-half",), sampler=FAR_SIZES_TWICE),
         recipe("flex-uniform-cbn", iters),
@@ -381,7 +385,7 @@ def recipe_check(table: dict, points: dict[str, dict[str, Point]]) -> list[str]:
 def cost_table(data: Collected, suffix: str) -> str:
     rows = []
     jobs = [(f"fixed {c}", f"fixed-{c}{suffix}") for c in size_ids()]
-    jobs += [("fixed p8 half (t-p8-h-cbn's teacher)", f"fixed-p8-half{suffix}")]
+    jobs += [(f"fixed {c} half", f"fixed-{c}-half{suffix}") for c in HALF_SCHEDULES]
     jobs += [(RECIPES[stem][0], stem + suffix) for stem in RECIPES]
     for label, job in jobs:
         cost = data.cost(job)
@@ -406,16 +410,22 @@ ANCHOR_RATES = {"stitched": ("-lowlr", "backbone lr x0.1"), "stitched-fulllr": (
                 "stitched-recal": ("-lowlr", "backbone lr x0.1")}
 
 
+# Anchor jobs with no stitched counterpart: job-name suffix, label
+ANCHOR_VARIANTS = {"-p4": "full lr, patch 4"}
+
+
 def anchors_alone(data: Collected, suffix: str) -> dict[str, Point | None]:
-    return {"S": data.points(f"anchor-s{suffix}").get("p8"),
-            "L": data.points(f"anchor-l{suffix}").get("p8")}
+    """Each anchor's one evaluated choice (its patch size)."""
+    return {key: next(iter(data.points(f"anchor-{key.lower()}{suffix}").values()), None)
+            for key in ("S", "L")}
 
 
 def stitched_section(data: Collected) -> tuple[str, dict[str, list[Point]]]:
     jobs = {job: routes for job in STITCHED_JOBS if (routes := data.points(job))}
     curves = {STITCHED_JOBS[job][0]: list(routes.values()) for job, routes in jobs.items()}
     lines = []
-    for suffix, label in dict.fromkeys(ANCHOR_RATES.values()):  # each rate once
+    for suffix, label in dict.fromkeys([*ANCHOR_RATES.values(),  # each once
+                                        *ANCHOR_VARIANTS.items()]):
         anchors = anchors_alone(data, suffix)
         curves.update({f"{key} alone ({label})": [p] for key, p in anchors.items() if p})
         if all(anchors.values()):
@@ -478,13 +488,21 @@ def curves_for(data: Collected, suffix: str) -> dict[str, list[Point]]:
     return curves
 
 
+# Fixed models also trained in half the iterations: size -> why
+HALF_SCHEDULES = {"p8": "t-p8-h-cbn's teacher",
+                  "p4": "is p4's shortfall in the flexible recipes a matter of iterations?"}
+
+
 def half_schedule(data: Collected, suffix: str) -> list[str]:
-    """The fixed p8 model in half the iterations: the teacher of t-p8-h-cbn."""
-    half, full = data.value(f"fixed-p8-half{suffix}", "p8"), data.value(f"fixed-p8{suffix}", "p8")
-    if half is None or full is None:
-        return []
-    return [f"- Fixed p8 in half the iterations (t-p8-h-cbn's teacher): {half:.1f} mIoU, "
-            f"{full - half:.1f} below the full schedule's."]
+    """Fixed models in half the iterations, against the full schedule."""
+    lines = []
+    for choice, why in HALF_SCHEDULES.items():
+        half = data.value(f"fixed-{choice}-half{suffix}", choice)
+        full = data.value(f"fixed-{choice}{suffix}", choice)
+        if half is not None and full is not None:
+            lines.append(f"- Fixed {choice} in half the iterations ({why}): {half:.1f} mIoU, "
+                         f"{full - half:.1f} below the full schedule's.")
+    return lines
 
 
 def section(data: Collected, suffix: str) -> tuple[str, dict]:
