@@ -267,6 +267,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
                sampler=FAR_SIZES_TWICE),
         fixed(8, iters // 2, "-half"),
         fixed(4, iters // 2, "-half"),
+        Job("fixed-p4-k8", MAIN_CONFIG, schedule(iters, sampler=UNIFORM) +
+            "model = dict(backbone=dict(patch_sizes=[4]))"),  # the main config stores at 8
         recipe("flex-teacher-p8-half-cbn", iters // 2, distill=taught_by("fixed-p8-half"),
                needs=("fixed-p8-half",), sampler=FAR_SIZES_TWICE),
         recipe("flex-uniform-cbn", iters),
@@ -385,7 +387,7 @@ def recipe_check(table: dict, points: dict[str, dict[str, Point]]) -> list[str]:
 def cost_table(data: Collected, suffix: str) -> str:
     rows = []
     jobs = [(f"fixed {c}", f"fixed-{c}{suffix}") for c in size_ids()]
-    jobs += [(f"fixed {c} half", f"fixed-{c}-half{suffix}") for c in HALF_SCHEDULES]
+    jobs += [(stem.replace("-", " "), stem + suffix) for stem in FIXED_VARIANTS]
     jobs += [(RECIPES[stem][0], stem + suffix) for stem in RECIPES]
     for label, job in jobs:
         cost = data.cost(job)
@@ -488,20 +490,24 @@ def curves_for(data: Collected, suffix: str) -> dict[str, list[Point]]:
     return curves
 
 
-# Fixed models also trained in half the iterations: size -> why
-HALF_SCHEDULES = {"p8": "t-p8-h-cbn's teacher",
-                  "p4": "is p4's shortfall in the flexible recipes a matter of iterations?"}
+# Fixed models trained another way: job stem -> (its choice, how it differs)
+FIXED_VARIANTS = {
+    "fixed-p8-half": ("p8", "in half the iterations (t-p8-h-cbn's teacher)"),
+    "fixed-p4-half": ("p4", "in half the iterations (is p4's shortfall in the flexible recipes "
+                            "a matter of iterations?)"),
+    "fixed-p4-k8": ("p4", "with its patch kernel stored at 8 and PI-resized to 4 at every step, "
+                          "as the flexible model runs p4"),
+}
 
 
-def half_schedule(data: Collected, suffix: str) -> list[str]:
-    """Fixed models in half the iterations, against the full schedule."""
+def fixed_variants(data: Collected, suffix: str) -> list[str]:
+    """Each fixed-model variant against the fixed model of its size."""
     lines = []
-    for choice, why in HALF_SCHEDULES.items():
-        half = data.value(f"fixed-{choice}-half{suffix}", choice)
+    for stem, (choice, how) in FIXED_VARIANTS.items():
+        value = data.value(stem + suffix, choice)
         full = data.value(f"fixed-{choice}{suffix}", choice)
-        if half is not None and full is not None:
-            lines.append(f"- Fixed {choice} in half the iterations ({why}): {half:.1f} mIoU, "
-                         f"{full - half:.1f} below the full schedule's.")
+        if value is not None and full is not None:
+            lines.append(f"- Fixed {choice} {how}: {value:.1f} mIoU (fixed {choice}: {full:.1f}).")
     return lines
 
 
@@ -510,7 +516,7 @@ def section(data: Collected, suffix: str) -> tuple[str, dict]:
     header = table_text.splitlines()[0].strip("| ").split(" | ")
     points = {stem: data.points(stem + suffix) for stem in RECIPES
               if data.points(stem + suffix)}
-    checks = compute_pays(table) + half_schedule(data, suffix) + recipe_check(table, points)
+    checks = compute_pays(table) + fixed_variants(data, suffix) + recipe_check(table, points)
     text = "\n\n".join([table_text, legend(header), "\n".join(checks),
                         "Training cost (train TFLOPs: 3 x the forward multiply-adds of the "
                         "trained sub-networks, replayed exactly from each run's sampler; "
