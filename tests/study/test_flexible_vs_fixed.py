@@ -97,9 +97,11 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
     validation, the recipe's keys (a second ``train_cfg = ...`` in one file would drop the
     first), and where its backbone starts from."""
     for script, job, cfg in _job_configs(tmp_path):
-        if job.name in script.TASK_CONFIGS:  # the detection and depth demos: their own
+        demo, _, seed = job.name.partition("-seed")
+        if demo in script.TASK_CONFIGS:  # the detection and depth demos: their own
             assert cfg.model.backbone.init_cfg.checkpoint.startswith("pretrained/")
             assert cfg.default_hooks.checkpoint.interval == 100  # resumable
+            assert cfg.randomness.seed == int(seed or 0), job.name
             continue
         suffix = "-4x" if job.name.endswith("-4x") else ""
         iters = 1000 if job.name.endswith("-1k") else int(1300 * script.SCHEDULES[suffix])
@@ -149,6 +151,11 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
             assert backbone.init_cfg is None, job.name
         else:
             assert backbone.init_cfg.checkpoint.startswith("pretrained/"), job.name
+        if job.name.startswith("anchor"):  # fine-tuned at the size its name says
+            assert backbone.init_cfg.checkpoint == script.ANCHOR_FILES[job.name[7]], job.name
+            assert backbone.patch_sizes == [4 if job.name.endswith("-p4") else 8], job.name
+        if job.name == "fixed-p4-k8":  # stored at 8, run at 4
+            assert (backbone.patch_size, backbone.patch_sizes) == (8, [4])
 
 
 def test_the_shipped_main_config_trains_the_studys_main_recipe(tmp_path):
@@ -179,3 +186,27 @@ def test_selecting_jobs_brings_what_they_need_in_study_order():
     assert select_jobs(jobs, None) == jobs
     with pytest.raises(SystemExit, match=r"unknown jobs \['e'\]; jobs: a, b, c, d"):
         select_jobs(jobs, "e")
+
+
+def test_a_reseeded_demo_adds_its_own_main_metric_to_the_demos_table(tmp_path):
+    """The extra column reads the other seed's run, choice by choice, not the first run's."""
+    import json
+    import shutil
+
+    script = _study_script()
+    source = REPO / "docs/results/runs/depth-flexible/eval.json"
+    (tmp_path / "depth-flexible").mkdir()
+    shutil.copy(source, tmp_path / "depth-flexible/eval.json")
+    data = script.Collected(tmp_path)
+    assert "seed 1" not in script.task_section(data)  # no second run yet: no column
+    results = json.loads(source.read_text())
+    for rank, choice in enumerate(results["choices"]):
+        choice["metrics"]["rmse"] = 0.1 * (rank + 1)
+    seeded = tmp_path / "depth-flexible-seed1"
+    seeded.mkdir()
+    (seeded / "eval.json").write_text(json.dumps(results))
+    table = script.task_section(data)
+    assert "| rmse | abs_rel | d1 | rmse, seed 1 |" in table
+    for rank, choice in enumerate(results["choices"]):
+        row = next(line for line in table.splitlines() if line.startswith(f"| {choice['id']} |"))
+        assert row.endswith(f"| {0.1 * (rank + 1):.3f} |")
