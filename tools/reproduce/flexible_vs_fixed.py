@@ -513,8 +513,7 @@ def curves_for(data: Collected, suffix: str) -> dict[str, list[Point]]:
 # Fixed models trained another way: job stem -> (its choice, how it differs)
 FIXED_VARIANTS = {
     "fixed-p8-half": ("p8", "in half the iterations (t-p8-h-cbn's teacher)"),
-    "fixed-p4-half": ("p4", "in half the iterations (is p4's shortfall in the flexible recipes "
-                            "a matter of iterations?)"),
+    "fixed-p4-half": ("p4", "in half the iterations (where p4 lands in every flexible recipe)"),
     "fixed-p4-k8": ("p4", "with its patch kernel stored at 8 and PI-resized to 4 at every step, "
                           "as the flexible model runs p4"),
 }
