@@ -91,6 +91,9 @@ RECIPES = {
                                         "the main job)"),
     "flex-inplace-p8-p4x-bf16": ("ip-p8-p4-bf16", "ip-p8-p4 trained and evaluated under "
                                                   "bfloat16 autocast"),
+    "flex-inplace-p8-p4x4": ("ip-p8-p4x4", "ip-p8-p4-bf16 with p4 drawn 4x (about 457 of the 800 "
+                                           "drawn iterations; is the flexible p4 short of "
+                                           "iterations?)"),
     "flex-inplace-p8-ends": ("ip-p8-ends", "ip-p8-p4 with p16 drawn 2x too (p16 and p4 267 "
                                            "draws each, p12 and p6 133; 6% cheaper)"),
     "flex-inplace-p8-solo": ("ip-p8-solo", "ip-p8-p4 with p6 and p4 trained alone, without "
@@ -125,6 +128,7 @@ FAR_SIZES_TWICE = ("dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p
 SHORT_ITERS = 1000  # the in-place recipe's 1,300-iteration cost is 1.5x the uniform one's
 STUDENTS_FAR_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p6=2, p4=2))"
 STUDENTS_P4_TWICE = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p6=1, p4=2))"
+STUDENTS_P4_4X = "dict(strategy='weighted', weights=dict(p16=1, p12=1, p6=1, p4=4))"
 STUDENTS_ENDS_TWICE = "dict(strategy='weighted', weights=dict(p16=2, p12=1, p6=1, p4=2))"
 CHEAP_FIRST = "dict(strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, p4=1))"
 UNIFORM = "dict(strategy='uniform')"
@@ -265,6 +269,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
                sampler=STUDENTS_P4_TWICE),
         recipe("flex-inplace-p8-p4x", iters, "-bf16", distill=inplace_from_p8(500, ("p6", "p4")),
                sampler=STUDENTS_P4_TWICE, extra=BFLOAT16),
+        recipe("flex-inplace-p8-p4x4", iters, distill=inplace_from_p8(500, ("p6", "p4")),
+               sampler=STUDENTS_P4_4X, extra=BFLOAT16),
         recipe("flex-inplace-p8-ends", iters, distill=inplace_from_p8(500, ("p6", "p4")),
                sampler=STUDENTS_ENDS_TWICE),
         recipe("flex-inplace-p8-solo", iters,
