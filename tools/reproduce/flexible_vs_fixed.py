@@ -92,8 +92,7 @@ RECIPES = {
     "flex-inplace-p8-p4x-bf16": ("ip-p8-p4-bf16", "ip-p8-p4 trained and evaluated under "
                                                   "bfloat16 autocast"),
     "flex-inplace-p8-p4x4": ("ip-p8-p4x4", "ip-p8-p4-bf16 with p4 drawn 4x (about 457 of the 800 "
-                                           "drawn iterations; is the flexible p4 short of "
-                                           "iterations?)"),
+                                           "drawn iterations, 11% more compute)"),
     "flex-inplace-p8-ends": ("ip-p8-ends", "ip-p8-p4 with p16 drawn 2x too (p16 and p4 267 "
                                            "draws each, p12 and p6 133; 6% cheaper)"),
     "flex-inplace-p8-solo": ("ip-p8-solo", "ip-p8-p4 with p6 and p4 trained alone, without "
