@@ -121,6 +121,13 @@ MAIN_RECIPE = "flex-inplace-p8-p4x"  # the recipe configs/flexivit/...1.3k_digit
 FIXED_KEYS = {"fixed": ("fixed", "a model fine-tuned at this size alone"),
               "fixed-scratch": ("fixed-scr", "the same from random weights"),
               "every-size": ("p8→", "the fixed p8 model run at this size (PI-resized kernel)")}
+# Fixed models trained another way: job stem -> (its choice, how it differs)
+FIXED_VARIANTS = {
+    "fixed-p8-half": ("p8", "in half the iterations (t-p8-h-cbn's teacher)"),
+    "fixed-p4-half": ("p4", "in half the iterations (where p4 lands in every flexible recipe)"),
+    "fixed-p4-k8": ("p4", "with its patch kernel stored at 8 and PI-resized to 4 at every step, "
+                          "as the flexible model runs p4"),
+}
 FAR_SIZES_TWICE = ("dict(strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2), "
                    "num_choices=2)")
 
@@ -513,15 +520,6 @@ def curves_for(data: Collected, suffix: str) -> dict[str, list[Point]]:
     curves[FIXED_KEYS["every-size"][0]] = list(data.points(f"fixed-p8{suffix}",
                                                            EVERY_SIZE.tag).values())
     return curves
-
-
-# Fixed models trained another way: job stem -> (its choice, how it differs)
-FIXED_VARIANTS = {
-    "fixed-p8-half": ("p8", "in half the iterations (t-p8-h-cbn's teacher)"),
-    "fixed-p4-half": ("p4", "in half the iterations (where p4 lands in every flexible recipe)"),
-    "fixed-p4-k8": ("p4", "with its patch kernel stored at 8 and PI-resized to 4 at every step, "
-                          "as the flexible model runs p4"),
-}
 
 
 def fixed_variants(data: Collected, suffix: str) -> list[str]:
