@@ -303,6 +303,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(16, long, "-4x"),
         fixed(8, long, "-4x"),
         fixed(4, long, "-4x"),
+        fixed(6, long, "-4x"),
+        fixed(12, long, "-4x"),
         recipe("flex-uniform", long, "-4x"),
         recipe("flex-cheap", long, "-4x", sampler=CHEAP_FIRST),
     ]
