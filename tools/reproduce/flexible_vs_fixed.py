@@ -487,8 +487,10 @@ def reseeded(data: Collected, job: str) -> dict[str, dict[str, float]]:
     """The main metric per choice of ``job`` run with another seed, under its column name
     (nothing if it has no such run yet)."""
     seed = TASK_RESEEDED.get(job)
+    if seed is None:
+        return {}
     path = data.archive / f"{job}-seed{seed}" / "eval.json"
-    if seed is None or not path.exists():
+    if not path.exists():
         return {}
     metric = TASK_METRICS[job][0]
     return {f"{metric}, seed {seed}": {r.id: r.metrics[metric]
