@@ -305,6 +305,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(4, long, "-4x"),
         fixed(6, long, "-4x"),
         fixed(12, long, "-4x"),
+        anchor("s", 64, 6, 4, (1, 2, 4, 5), long, "-4x"),
+        anchor("l", 96, 12, 6, (3, 5, 9, 11), long, "-4x"),
         recipe("flex-uniform", long, "-4x"),
         recipe("flex-cheap", long, "-4x", sampler=CHEAP_FIRST),
     ]
@@ -433,7 +435,7 @@ ANCHOR_RATES = {"stitched": ("-lowlr", "backbone lr x0.1"), "stitched-fulllr": (
 
 
 # Anchor jobs with no stitched counterpart: job-name suffix, label
-ANCHOR_VARIANTS = {"-p4": "full lr, patch 4"}
+ANCHOR_VARIANTS = {"-p4": "full lr, patch 4", "-4x": f"full lr, {LONG}x the iterations"}
 
 
 def anchors_alone(data: Collected, suffix: str) -> dict[str, Point | None]:
