@@ -64,6 +64,9 @@ BATCH_SIZE = 16
 SCRATCH = "model = dict(backbone=dict(init_cfg=None))\n"  # the only model override of a job
 ANCHOR_FILES = {"s": "pretrained/anchor-s_digittags-64x64.pth",
                 "l": "pretrained/anchor-l_digittags-64x64.pth"}
+# Each anchor's backbone as pretrained (embed_dim, depth, num_heads) and the blocks that feed
+# the neck
+ANCHOR_SHAPES = {"s": (64, 6, 4, (1, 2, 4, 5)), "l": (96, 12, 6, (3, 5, 9, 11))}
 # Recipe job stem -> (column key, legend). Every recipe trains the pretrained flexible model
 # unless its key ends in "-scr".
 RECIPES = {
@@ -221,10 +224,10 @@ def recipe(stem: str, iters: int, suffix: str = "", distill: str = "None",
                + extra, needs=needs)
 
 
-def anchor(which: str, dim: int, depth: int, heads: int, indices: tuple, iters: int,
-           suffix: str = "", extra: str = "", patch: int = 8) -> Job:
+def anchor(which: str, iters: int, suffix: str = "", extra: str = "", patch: int = 8) -> Job:
     """An anchor fine-tuned alone, with the stitched model's neck and head (96 channels), at
     patch size ``patch`` (pretrained at 8; another size PI-resizes the kernel on loading)."""
+    dim, depth, heads, indices = ANCHOR_SHAPES[which]
     head = schedule(iters, sampler=UNIFORM) + extra
     return Job(f"anchor-{which}{suffix}", MAIN_CONFIG, head + f"""
 model = dict(
@@ -244,12 +247,9 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         recipe("flex-uniform", iters, extra=SHARED_BN),
         fixed(4, iters),
         fixed(16, iters),
-        anchor("s", 64, 6, 4, (1, 2, 4, 5), iters),
-        anchor("l", 96, 12, 6, (3, 5, 9, 11), iters),
-        anchor("s", 64, 6, 4, (1, 2, 4, 5), iters, "-lowlr", backbone_lr(0.1)),
-        anchor("l", 96, 12, 6, (3, 5, 9, 11), iters, "-lowlr", backbone_lr(0.1)),
-        anchor("s", 64, 6, 4, (1, 2, 4, 5), iters, "-p4", patch=4),
-        anchor("l", 96, 12, 6, (3, 5, 9, 11), iters, "-p4", patch=4),
+        *(anchor(which, iters) for which in ANCHOR_SHAPES),
+        *(anchor(which, iters, "-lowlr", backbone_lr(0.1)) for which in ANCHOR_SHAPES),
+        *(anchor(which, iters, "-p4", patch=4) for which in ANCHOR_SHAPES),
         Job("stitched", STITCHED_CONFIG, schedule(iters) + SHARED_BN + STITCH_FIT_ONLY),
         Job("stitched-fulllr", STITCHED_CONFIG,
             schedule(iters) + backbone_lr(1.0) + SHARED_BN + STITCH_FIT_ONLY),
@@ -305,8 +305,7 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         fixed(4, long, "-4x"),
         fixed(6, long, "-4x"),
         fixed(12, long, "-4x"),
-        anchor("s", 64, 6, 4, (1, 2, 4, 5), long, "-4x"),
-        anchor("l", 96, 12, 6, (3, 5, 9, 11), long, "-4x"),
+        *(anchor(which, long, "-4x") for which in ANCHOR_SHAPES),
         recipe("flex-uniform", long, "-4x"),
         recipe("flex-cheap", long, "-4x", sampler=CHEAP_FIRST),
     ]
