@@ -36,6 +36,8 @@ def parse_args() -> argparse.Namespace:
                         default=list(defaults.digit_size), help="digit box side in pixels")
     parser.add_argument("--clutter-opacity", type=float, default=defaults.clutter_opacity,
                         help="opacity of the background shapes (1 = as strong as the digits)")
+    parser.add_argument("--letters", action="store_true",
+                        help="add the 26 printed capital letters as classes after the digits")
     parser.add_argument("--coco", action=argparse.BooleanOptionalAction, default=True,
                         help="also write coco/instances_{train,val}.json")
     parser.add_argument("--nyu-root", default=None,
@@ -54,7 +56,7 @@ def main() -> None:
         args.root, coco=args.coco, nyu_root=args.nyu_root, force=args.force, progress=progress,
         seed=args.seed, num_train=args.num_train, num_val=args.num_val, image_size=tuple(size),
         digits_per_image=tuple(args.digits_per_image), digit_size=tuple(args.digit_size),
-        clutter_opacity=args.clutter_opacity)
+        clutter_opacity=args.clutter_opacity, letters=args.letters)
     if not generated:
         print(f"DigitSeg in {args.root} is up to date (same parameters); --force regenerates it")
         return

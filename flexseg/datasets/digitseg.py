@@ -117,7 +117,7 @@ def generate_digitseg(root: str | os.PathLike = DEFAULT_ROOT,
     _prepare(root, _ADE_MANAGED)
     if nyu is not None:
         _prepare(nyu, _NYU_MANAGED)
-    sources = split_sources(params.seed, params.val_source_fraction)
+    sources = split_sources(params.seed, params.val_source_fraction, params.letters)
     wrap = progress or (lambda iterable, **_: iterable)
     summary: dict[str, Any] = {"root": str(root), "images": {}, "coco": [], "nyu_root": None}
     for split in SPLITS:
@@ -163,7 +163,8 @@ def _write_split(root: Path, nyu: Path | None, split: str, count: int, params: D
     if coco:
         path = coco_file(root, split)
         path.parent.mkdir(exist_ok=True)
-        path.write_text(json.dumps(coco_document(images, annotations, f"DigitSeg {split}")))
+        path.write_text(json.dumps(coco_document(images, annotations, f"DigitSeg {split}",
+                                                   params.letters)))
 
 
 def _make_dirs(root: Path, img: str, ann: str, split: str) -> tuple[Path, Path]:

@@ -10,13 +10,13 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from .digitseg_scene import Scene
-from .metainfo import DIGIT_CLASSES
+from .metainfo import seg_classes
 
 
-def coco_categories() -> list[dict[str, Any]]:
-    """Categories 1..10 named '0'..'9'."""
-    return [{"id": i + 1, "name": name, "supercategory": "digit"}
-            for i, name in enumerate(DIGIT_CLASSES)]
+def coco_categories(letters: bool = False) -> list[dict[str, Any]]:
+    """Categories 1..10 named '0'..'9', then 11.. named 'A'.. for the letters."""
+    return [{"id": i, "name": name, "supercategory": "digit" if i <= 10 else "letter"}
+            for i, name in enumerate(seg_classes(letters)) if i > 0]
 
 
 def coco_image(image_id: int, file_name: str, scene: Scene) -> dict[str, Any]:
@@ -46,11 +46,11 @@ def coco_annotations(scene: Scene, image_id: int, first_id: int) -> list[dict[st
 
 
 def coco_document(images: list[dict[str, Any]], annotations: list[dict[str, Any]],
-                  description: str) -> dict[str, Any]:
-    """A complete COCO instances file."""
+                  description: str, letters: bool = False) -> dict[str, Any]:
+    """A complete COCO instances file (``letters``: of a set with letters)."""
     return {
         "info": {"description": description},
         "images": images,
         "annotations": annotations,
-        "categories": coco_categories(),
+        "categories": coco_categories(letters),
     }

@@ -3,8 +3,8 @@ from mmengine import fileio
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .digitseg import check_generator_version
-from .metainfo import SEG_CLASSES, SEG_PALETTE
+from .digitseg import check_generator_version, read_meta
+from .metainfo import LETTER_SEG_CLASSES, LETTER_SEG_PALETTE, SEG_CLASSES, SEG_PALETTE
 
 GENERATE_HINT = "generate it with: python tools/generate_digitseg.py --root {root}"
 
@@ -21,6 +21,7 @@ class DigitSegDataset(BaseSegDataset):
     """
 
     METAINFO = dict(classes=SEG_CLASSES, palette=SEG_PALETTE)
+    LETTERS = False
 
     def __init__(self, img_suffix: str = ".jpg", seg_map_suffix: str = ".png",
                  reduce_zero_label: bool = False, **kwargs) -> None:
@@ -36,6 +37,7 @@ class DigitSegDataset(BaseSegDataset):
             self._check_dir(ann_dir, "annotation")
         if self.data_root:
             check_generator_version(self.data_root)
+            self._check_classes()
         data_list = super().load_data_list()
         if not data_list:
             raise FileNotFoundError(f"no '*{self.img_suffix}' images in {img_dir}; "
@@ -57,5 +59,22 @@ class DigitSegDataset(BaseSegDataset):
         raise FileNotFoundError(f"DigitSeg {kind} folder {path} does not exist; "
                                 + GENERATE_HINT.format(root=self._root_hint()))
 
+    def _check_classes(self) -> None:
+        """Refuse a set whose glyph classes (with or without letters) are not this class's."""
+        meta = read_meta(self.data_root)
+        letters = bool(meta and meta.get("params", {}).get("letters", False))
+        if letters != self.LETTERS:
+            wanted = "DigitSegLettersDataset" if letters else "DigitSegDataset"
+            raise ValueError(f"{self.data_root} was generated {'with' if letters else 'without'} "
+                             f"letter classes; load it with type='{wanted}'")
+
     def _root_hint(self) -> str:
         return self.data_root or "<data_root>"
+
+
+@DATASETS.register_module()
+class DigitSegLettersDataset(DigitSegDataset):
+    """A DigitSeg set generated with ``--letters``: 37 classes, letter i (0 = 'A') is 11 + i."""
+
+    METAINFO = dict(classes=LETTER_SEG_CLASSES, palette=LETTER_SEG_PALETTE)
+    LETTERS = True

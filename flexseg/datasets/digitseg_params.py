@@ -3,6 +3,8 @@ metadata on disk so that an existing set is reused only when it was made the sam
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .letter_glyphs import LETTERS
+
 
 def _pair(value: Any, name: str) -> tuple[int, int]:
     """Normalise an int or a 2-sequence of ints (JSON gives lists) to a tuple."""
@@ -31,6 +33,8 @@ class DigitSegParams:
             unreadable and slowed learning in the CPU demo).
         clutter_opacity: opacity of the background's shapes and lines; below 1 they are
             fainter than the digits, so a small model can learn what a digit is in minutes.
+        letters: the 26 printed capital letters join the ten digits as glyph classes
+            (``letter_glyphs``), so that recognition, not only stroke edges, limits the score.
     """
 
     image_size: tuple[int, int] = (64, 64)
@@ -42,6 +46,7 @@ class DigitSegParams:
     val_source_fraction: float = 0.2
     max_occlusion: float = 0.0
     clutter_opacity: float = 0.4
+    letters: bool = False
 
     def __post_init__(self) -> None:
         for name in ("image_size", "digits_per_image", "digit_size"):
@@ -65,10 +70,16 @@ class DigitSegParams:
              f"max_occlusion must be in [0, 1], got {self.max_occlusion}"),
             (0.0 <= self.clutter_opacity <= 1.0,
              f"clutter_opacity must be in [0, 1], got {self.clutter_opacity}"),
+            (isinstance(self.letters, bool), f"letters must be True or False, got {self.letters!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+    @property
+    def num_glyph_classes(self) -> int:
+        """Foreground classes: the ten digits and the letters."""
+        return 10 + len(LETTERS) * self.letters
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""

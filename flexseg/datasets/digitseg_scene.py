@@ -1,7 +1,7 @@
 """Render one DigitSeg scene: handwritten digits pasted on a cluttered background.
 
 The glyphs are scikit-learn's 8x8 handwritten digits (shipped with the package, so nothing is
-downloaded). Every scene is a pure function of (seed, split, index), so any image can be
+downloaded), optionally followed by printed letters (``letter_glyphs``) as further classes. Every scene is a pure function of (seed, split, index), so any image can be
 re-rendered alone and a whole set is reproducible byte for byte.
 """
 import math
@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .digitseg_params import DigitSegParams
+from .letter_glyphs import letter_bank
 
 SPLITS: tuple[str, ...] = ("training", "validation")
 
@@ -67,7 +68,7 @@ class Scene:
 
 
 @lru_cache(maxsize=1)
-def load_glyphs() -> tuple[np.ndarray, np.ndarray]:
+def _digit_bank() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's digits as (float32 images N x 8 x 8 in 0..16, int64 targets N)."""
     from sklearn.datasets import load_digits  # slow import, only needed when generating
 
@@ -75,21 +76,36 @@ def load_glyphs() -> tuple[np.ndarray, np.ndarray]:
     return digits.images.astype(np.float32), digits.target.astype(np.int64)
 
 
-def upscale_glyph(source: int, size: int) -> np.ndarray:
-    """The glyph of digit image ``source`` resized to size x size (values 0..16)."""
-    return cv2.resize(load_glyphs()[0][source], (size, size), interpolation=cv2.INTER_LINEAR)
+@lru_cache(maxsize=2)
+def load_glyphs(letters: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+    """The glyph sources (images in 0..16) and their classes: scikit-learn's digits (class d),
+    then, with ``letters``, every style of every letter (class 10 + letter). Digits come
+    first, so a digit's source index is the same in both banks."""
+    images, targets = _digit_bank()
+    if not letters:
+        return list(images), targets
+    letter_images, letter_index = letter_bank()
+    return [*images, *letter_images], np.concatenate([targets, 10 + letter_index])
 
 
-def split_sources(seed: int, val_fraction: float) -> dict[str, np.ndarray]:
-    """Partition scikit-learn's digit images into disjoint training/validation pools.
+def upscale_glyph(source: int, size: int, letters: bool = False) -> np.ndarray:
+    """The glyph of source ``source`` (see ``load_glyphs``) resized to size x size (0..16)."""
+    return cv2.resize(load_glyphs(letters)[0][source], (size, size),
+                      interpolation=cv2.INTER_LINEAR)
 
-    The split is taken per class so both pools hold every digit; the validation pool gets
-    ``ceil(val_fraction * n_class)`` images of each class.
+
+def split_sources(seed: int, val_fraction: float, letters: bool = False
+                  ) -> dict[str, np.ndarray]:
+    """Partition the glyph sources into disjoint training/validation pools.
+
+    The split is taken per class so both pools hold every class; the validation pool gets
+    ``ceil(val_fraction * n_class)`` sources of each class. Classes are split in order from
+    one random stream, so adding letters leaves the digits' split unchanged.
     """
-    targets = load_glyphs()[1]
+    targets = load_glyphs(letters)[1]
     rng = np.random.default_rng([seed, len(SPLITS)])
     train, val = [], []
-    for cls in range(10):
+    for cls in range(int(targets.max()) + 1):
         members = rng.permutation(np.flatnonzero(targets == cls))
         n_val = math.ceil(val_fraction * len(members))
         val.append(members[:n_val])
@@ -201,11 +217,11 @@ def render_scene(params: DigitSegParams, split: str, index: int, pool: np.ndarra
     count = int(rng.integers(params.digits_per_image[0], params.digits_per_image[1] + 1))
     sizes = np.sort(rng.integers(params.digit_size[0], params.digit_size[1] + 1, size=count))
     sources = rng.choice(pool, size=count, replace=count > len(pool))
-    targets = load_glyphs()[1]
+    targets = load_glyphs(params.letters)[1]
     digits: list[Digit] = []
     full_areas: list[int] = []
     for k, (size, source) in enumerate(zip(sizes.tolist(), sources.tolist())):
-        glyph = upscale_glyph(source, size)
+        glyph = upscale_glyph(source, size, params.letters)
         mask = glyph > GLYPH_THRESHOLD
         x, y = _place(rng, mask, instances, full_areas, params.max_occlusion)
         box = (slice(y, y + size), slice(x, x + size))

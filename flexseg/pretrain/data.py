@@ -3,7 +3,7 @@
 Scenes come from DigitSeg's renderer with the pretraining seed, and their handwriting only from
 the dense benchmark's TRAINING pool (``split_sources`` with the benchmark's seed), so a
 pretrained backbone never saw a glyph the dense validation set shows. Labels are multi-hot over
-the ten digits, taken from the visible label map (a digit hidden by another does not count).
+the glyph classes (the ten digits, and the letters if the scenes have them), taken from the visible label map (a digit hidden by another does not count).
 Batches are rendered on the fly as a pure function of (seed, split, index): every step sees new
 scenes, and a resumed run sees exactly the scenes it would have seen.
 """
@@ -17,7 +17,6 @@ import torch
 from flexseg.datasets.digitseg_params import DigitSegParams
 from flexseg.datasets.digitseg_scene import render_scene, split_sources
 
-NUM_DIGITS = 10
 # Normalisation of the dense configs' data preprocessor (RGB order), so features transfer.
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
@@ -48,9 +47,10 @@ class DigitTagParams:
                              f"the dense benchmark's ({self.dense_seed})")
 
 
-def pretraining_pool(dense_seed: int, dense_val_fraction: float) -> np.ndarray:
+def pretraining_pool(dense_seed: int, dense_val_fraction: float, letters: bool = False
+                     ) -> np.ndarray:
     """Source glyph indices pretraining may use: the dense benchmark's training pool."""
-    return split_sources(dense_seed, dense_val_fraction)["training"]
+    return split_sources(dense_seed, dense_val_fraction, letters)["training"]
 
 
 class DigitTags:
@@ -58,19 +58,21 @@ class DigitTags:
 
     def __init__(self, params: DigitTagParams) -> None:
         self.params = params
-        self.pool = pretraining_pool(params.dense_seed, params.dense_val_fraction)
+        self.pool = pretraining_pool(params.dense_seed, params.dense_val_fraction,
+                                     params.scene.letters)
+        self.num_classes = params.scene.num_glyph_classes
 
     def render(self, split: str, indices: range | list[int]
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Normalised images (B, 3, H, W) float32, multi-hot targets (B, 10) float32 and the
-        label maps (B, H, W) int64 (0 background, d + 1 digit d)."""
+        """Normalised images (B, 3, H, W) float32, multi-hot targets (B, classes) float32
+        and the label maps (B, H, W) int64 (0 background, c + 1 glyph class c)."""
         images, targets, labels = [], [], []
         for index in indices:
             scene = render_scene(self.params.scene, split, index, self.pool)
             images.append(scene.image)
             labels.append(scene.label)
             present = np.unique(scene.label)
-            target = np.zeros(NUM_DIGITS, np.float32)
+            target = np.zeros(self.num_classes, np.float32)
             target[present[present > 0] - 1] = 1.0
             targets.append(target)
         batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()

@@ -22,7 +22,7 @@ from mmengine.config import Config
 from flexseg.compat.atomic_write import write_bytes_atomically, write_text_atomically
 from flexseg.datasets.digitseg import GENERATOR_VERSION
 from flexseg.layers.checks import is_number
-from flexseg.pretrain.data import NUM_DIGITS, DigitTagParams, DigitTags
+from flexseg.pretrain.data import DigitTagParams, DigitTags
 from flexseg.pretrain.export import save_big_vision_npz, save_timm_state_dict
 from flexseg.pretrain.model import TaggingModel
 from flexseg.pretrain.schedule import Schedule, draw_choice
@@ -32,9 +32,10 @@ FORMATS = ("timm", "big_vision")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def build_model(backbone_cfg: dict, seed: int, head_cfg: dict | None = None) -> TaggingModel:
+def build_model(backbone_cfg: dict, seed: int, head_cfg: dict | None = None,
+                num_classes: int = 10) -> TaggingModel:
     """The backbone from the registry (every flexseg backbone) with a tagging head: one
-    output per digit, plus background when pixels are classified."""
+    output per glyph class, plus background when pixels are classified."""
     import flexseg.models  # noqa: F401  (registers the backbones)
     from mmseg.registry import MODELS
 
@@ -43,7 +44,7 @@ def build_model(backbone_cfg: dict, seed: int, head_cfg: dict | None = None) -> 
     head_cfg = dict(head_cfg or {})
     head_cfg.pop("loss", None)  # the trainer's, as is class_weight
     head_cfg.pop("class_weight", None)
-    classes = NUM_DIGITS + (head_cfg.get("pool") == "pixels")  # pixels: background too
+    classes = num_classes + (head_cfg.get("pool") == "pixels")  # pixels: background too
     return TaggingModel(backbone, classes, **head_cfg)
 
 
@@ -110,7 +111,9 @@ class Teacher:
 def load_teacher(cfg: dict) -> Teacher:
     """``distill=dict(config=PRETRAIN_CONFIG, weights=TIMM_FILE, choice=None, weight=1.0)``."""
     teacher_cfg = Config.fromfile(cfg["config"])
-    model = build_model(teacher_cfg.backbone, seed=0, head_cfg=teacher_cfg.get("head"))
+    classes = DigitTagParams(**teacher_cfg.get("data", {})).scene.num_glyph_classes
+    model = build_model(teacher_cfg.backbone, seed=0, head_cfg=teacher_cfg.get("head"),
+                        num_classes=classes)
     state = torch.load(cfg["weights"], map_location="cpu", weights_only=True)
     backbone = {k: v for k, v in state.items() if not k.startswith("head.")}
     head = {k[len("head."):]: v for k, v in state.items() if k.startswith("head.")}
@@ -157,7 +160,8 @@ class Pretrainer:
         if dtype not in DTYPES:
             raise ValueError(f"export.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         self.dtype = DTYPES[dtype]
-        self.model = build_model(cfg.backbone, self.schedule.seed, cfg.get("head"))
+        self.model = build_model(cfg.backbone, self.schedule.seed, cfg.get("head"),
+                                 self.data.num_classes)
         self.loss_kind = (cfg.get("head") or {}).get("loss", "bce")
         if self.loss_kind not in LOSSES:
             raise ValueError(f"head.loss must be one of {', '.join(LOSSES)}, got "
@@ -185,7 +189,7 @@ class Pretrainer:
         self.model.backbone.activate(choice)
         logits = self._last_axis_classes(self.model(images))
         if self.model.pool == "pixels":
-            targets = F.one_hot(labels, NUM_DIGITS + 1).float()
+            targets = F.one_hot(labels, self.data.num_classes + 1).float()
         loss = tag_loss(logits, targets, self.loss_kind, self.class_weight)
         if self.teacher is not None:
             loss = loss + self.teacher.weight * tag_loss(logits, soft, self.loss_kind,
@@ -265,7 +269,7 @@ class Pretrainer:
                                 for chunk in images.split(64)])
             wanted = targets
             if self.model.pool == "pixels":  # every pixel a sample
-                wanted = F.one_hot(labels, NUM_DIGITS + 1).float()
+                wanted = F.one_hot(labels, self.data.num_classes + 1).float()
                 logits, wanted = logits.flatten(0, -2), wanted.flatten(0, -2)
             accuracy[choice] = round(100 * set_accuracy(logits, wanted, self.loss_kind), 2)
         return accuracy
