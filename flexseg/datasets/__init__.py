@@ -1,7 +1,8 @@
 """Datasets: the embedded DigitSeg generator and its MMSegmentation/MMDetection dataset classes.
 
-Importing this package registers ``DigitSegDataset``, ``DigitSegLettersDataset`` and the ``LoadDepthMap``, ``NYUEigenCrop``
-and ``DepthColorAug`` transforms (mmseg) and ``DigitSegCocoDataset`` (mmdet).
+Importing this package registers ``DigitSegDataset``, ``DigitSegLettersDataset`` and the
+``LoadDepthMap``, ``NYUEigenCrop`` and ``DepthColorAug`` transforms (mmseg) and
+``DigitSegCocoDataset`` (mmdet).
 """
 from .digitseg import (DEFAULT_ROOT, GENERATOR_VERSION, coco_file, ensure_digitseg,
                        generate_digitseg, image_stem, read_digit_records, read_meta)
@@ -16,7 +17,8 @@ from .nyu_transforms import DepthColorAug, NYUEigenCrop
 
 __all__ = [
     "DEFAULT_ROOT", "DIGIT_CLASSES", "DIGIT_PALETTE", "DepthColorAug", "Digit",
-    "DigitSegCocoDataset", "DigitSegDataset", "DigitSegLettersDataset", "DigitSegParams", "GENERATOR_VERSION",
+    "DigitSegCocoDataset", "DigitSegDataset", "DigitSegLettersDataset", "DigitSegParams",
+    "GENERATOR_VERSION",
     "GLYPH_THRESHOLD", "LoadDepthMap", "NYUEigenCrop", "SEG_CLASSES", "SEG_PALETTE", "SPLITS",
     "Scene", "check_depth_map", "coco_file",
     "digit_depth_mm", "ensure_digitseg", "generate_digitseg", "image_stem", "load_glyphs",

@@ -70,7 +70,8 @@ class DigitSegParams:
              f"max_occlusion must be in [0, 1], got {self.max_occlusion}"),
             (0.0 <= self.clutter_opacity <= 1.0,
              f"clutter_opacity must be in [0, 1], got {self.clutter_opacity}"),
-            (isinstance(self.letters, bool), f"letters must be True or False, got {self.letters!r}"),
+            (isinstance(self.letters, bool),
+             f"letters must be True or False, got {self.letters!r}"),
         ]
         for ok, message in checks:
             if not ok:

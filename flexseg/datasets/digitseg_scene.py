@@ -1,8 +1,9 @@
 """Render one DigitSeg scene: handwritten digits pasted on a cluttered background.
 
 The glyphs are scikit-learn's 8x8 handwritten digits (shipped with the package, so nothing is
-downloaded), optionally followed by printed letters (``letter_glyphs``) as further classes. Every scene is a pure function of (seed, split, index), so any image can be
-re-rendered alone and a whole set is reproducible byte for byte.
+downloaded), optionally followed by printed letters (``letter_glyphs``) as further classes.
+Every scene is a pure function of (seed, split, index), so any image can be re-rendered alone
+and a whole set is reproducible byte for byte.
 """
 import math
 from dataclasses import dataclass

@@ -1,9 +1,8 @@
 """Printed capital letters as extra DigitSeg glyph classes, in many styles.
 
-Ten digit classes are recognised by a small ViT almost as well as by one twice its size, so
-the benchmark could not show what a larger backbone buys. Letters add classes that differ in
-details (E/F, O/Q, P/R), and their styles vary: OpenCV's Hershey faces (shipped with OpenCV,
-nothing downloaded), upright or italic, with random stroke width, rotation, shear and aspect.
+A harder recognition task than ten digits: letters add classes that differ in details (E/F,
+O/Q, P/R), and their styles vary: OpenCV's Hershey faces (shipped with OpenCV, nothing
+downloaded), upright or italic, with random stroke width, rotation, shear and aspect.
 Each variant is a pure function of (letter, variant), like scikit-learn's fixed digit images.
 """
 import math

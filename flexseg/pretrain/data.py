@@ -3,7 +3,8 @@
 Scenes come from DigitSeg's renderer with the pretraining seed, and their handwriting only from
 the dense benchmark's TRAINING pool (``split_sources`` with the benchmark's seed), so a
 pretrained backbone never saw a glyph the dense validation set shows. Labels are multi-hot over
-the glyph classes (the ten digits, and the letters if the scenes have them), taken from the visible label map (a digit hidden by another does not count).
+the glyph classes (the ten digits, and the letters if the scenes have them), taken from the
+visible label map (a glyph hidden by another does not count).
 Batches are rendered on the fly as a pure function of (seed, split, index): every step sees new
 scenes, and a resumed run sees exactly the scenes it would have seen.
 """

@@ -674,12 +674,12 @@ Letters make recognition the limit (mean class accuracy 53-60% at p8, against 85
 digits alone), yet capacity still does not pay. L's +2.5 over S at p8 is within the seed
 spread (S alone moves 1.6 between two seeds); a deeper L (18 blocks, 6x S's backbone
 multiply-adds) scores 3.1 below the 12-block one and a narrower S loses 0.4. At patch 4 both
-anchors gain about 16 and meet (S 56.0, L 55.7). What pays on letters is again the token grid,
-far more than with digits: fixed p16 8.7, p12 15.2, p8 36.1 (p6 not run), p4 55.2 mIoU, an 8x8 patch being too
-coarse for the strokes that tell E from F. So within these schedules, L − S ≥ 3 is not
-reachable by adding classes either: one seed each, 1,300 iterations from 2,000-step
-pretraining, a fine-tuning run or two per anchor per CPU hour. The digits benchmark stays the
-default; `--letters` remains an option for harder recognition.
+anchors gain 15-18 and meet (S 56.0, L 55.7). What pays on letters is again the token grid,
+far more than with digits: fixed p16 8.7, p12 15.2, p8 36.1, p4 55.2 mIoU (p6 not run); an 8x8
+patch is too coarse for the strokes that tell E from F. So adding classes does not reach
+L − S ≥ 3 either, at this schedule (1,300 iterations from 2,000-step pretraining, one seed per
+run, two for S at p8). The digits benchmark stays the default; `--letters` remains an option
+for harder recognition.
 """
 
 
