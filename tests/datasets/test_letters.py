@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.registry import DefaultScope
+from mmdet.registry import DATASETS as MMDET_DATASETS
 from mmseg.registry import DATASETS
 from sklearn.datasets import load_digits
 
@@ -96,6 +97,17 @@ def test_letter_sets_load_only_with_the_letters_dataset(letter_root, small_set):
     with pytest.raises(ValueError, match="without letter classes; load it with "
                                          "type='DigitSegDataset'"):
         _dataset("DigitSegLettersDataset", small_set.root)
+
+
+def test_coco_dataset_refuses_a_letter_set_rather_than_drop_its_letters(tmp_path):
+    root = tmp_path / "digitseg"
+    generate_digitseg(root, DigitSegParams(image_size=32, digit_size=(12, 20), num_train=2,
+                                           num_val=1, letters=True), coco=True)
+    with DefaultScope.overwrite_default_scope("mmdet"), pytest.raises(
+            ValueError, match="generated with letter classes"):
+        MMDET_DATASETS.build(dict(type="DigitSegCocoDataset", data_root=str(root),
+                                  ann_file="coco/instances_train.json",
+                                  data_prefix=dict(img="images/training/"), pipeline=[]))
 
 
 def test_coco_categories_carry_the_label_numbers():
