@@ -5,8 +5,9 @@
 
 Each choice is a different graph (another patch size, route or keep rate changes the Python
 control flow and the token count), so dynamo guards on the active choice and compiles one graph
-per choice and per mode (training, evaluation) for the backbone, and per distinct map shape for
-the neck and heads (one for all choices when the maps have a fixed stride): at most
+per choice and per mode (training, evaluation) for the backbone and for necks and heads with
+per-choice BN statistics (``ChoiceBatchNorm``), and per distinct map shape for other necks and
+heads (one for all choices when the maps have a fixed stride; ``part_graphs_bound``): at most
 ``graphs_bound`` = 2 x the number of choices per module, for inputs of one shape. Dynamo stops
 compiling a function after ``recompile_limit`` graphs (8 by default) and runs it eagerly from
 then on, so ``compile_model`` raises that limit to the bound first.
@@ -33,6 +34,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
+from flexseg.models.choice_norm import ChoiceBatchNorm
 from flexseg.models.contract import FlexibleBackbone, find_flexible, unwrap
 
 COMPILED_PARTS = ("backbone", "neck", "decode_head", "auxiliary_head")
@@ -42,6 +44,15 @@ MODES = 2  # training and evaluation
 def graphs_bound(backbone: FlexibleBackbone) -> int:
     """Graphs one compiled module may need: one per choice and mode."""
     return MODES * len(backbone.space())
+
+
+def part_graphs_bound(part: nn.Module, backbone: FlexibleBackbone) -> int:
+    """Graphs a compiled part needs over the whole space for inputs of one shape: one per
+    choice and mode if it reads the active choice (the backbone; per-choice BN statistics),
+    else one per mode (a neck or head fed maps of one shape, at a fixed stride)."""
+    if part is backbone or any(isinstance(m, ChoiceBatchNorm) for m in part.modules()):
+        return graphs_bound(backbone)
+    return MODES
 
 
 def allow_recompiles(count: int) -> None:
@@ -56,6 +67,9 @@ def compile_model(model: nn.Module, **options) -> list[str]:
     with ``torch.compile(**options)``; returns the names of the compiled parts."""
     module = unwrap(model)
     allow_recompiles(graphs_bound(find_flexible(module)))
+    # Each choice is its own graph: a keep rate or resolution must stay a constant, not become
+    # a symbolic float after the second value (dynamo's default), which choice ids cannot format.
+    torch._dynamo.config.specialize_float = True
     compiled = []
     for name in COMPILED_PARTS:
         part = getattr(module, name, None)

@@ -1,6 +1,7 @@
 """torch.compile (flexseg.budget.compile): a pinned choice compiles to eager's outputs; the
-flexible model compiles one graph per choice and mode, past dynamo's default limit of 8; the
-tools' --compile trains and validates through compiled modules."""
+flexible model compiles one graph per choice and mode (and its head too if its BN keeps
+statistics per choice), past dynamo's default limit of 8; the tools' --compile trains and
+validates through compiled modules."""
 import argparse
 
 import pytest
@@ -10,7 +11,7 @@ from mmengine.runner import Runner
 from torch._dynamo.utils import counters
 
 from flexseg.budget.compile import (CompileHook, compile_model, graphs_bound,
-                                    inductor_unavailable)
+                                    inductor_unavailable, part_graphs_bound)
 from flexseg.cli import add_common_args, add_compile_args, apply_compile_args, load_config
 from flexseg.models import FlexiViT
 from tests.budget.conftest import build_segmentor
@@ -44,19 +45,25 @@ def _graphs() -> int:
     return counters["stats"]["unique_graphs"]
 
 
-def test_flexible_model_compiles_one_graph_per_choice_and_mode():
-    """8 choices: the backbone compiles 8 graphs in training and 8 in evaluation (16, beyond
-    dynamo's default limit of 8 per function, after which it would run eagerly); the neck and
-    head see maps of one shape (fixed stride) and compile one graph per mode. A second round
-    over the choices compiles nothing more."""
-    model = build_segmentor(embed_dim=16, keep_points=(1,), keep_rates=(1.0, 0.5),
-                            out_stride=8)
+@pytest.mark.parametrize("head_norm, patch_sizes, graphs_per_mode", [
+    ("BN", [4, 8, 12, 16], 8 + 1 + 1), ("ChoiceBatchNorm", [8, 16], 4 + 1 + 4)])
+def test_flexible_model_compiles_one_graph_per_choice_and_mode(head_norm, patch_sizes,
+                                                               graphs_per_mode):
+    """Patch sizes x keep rates 1 and 0.5: the backbone compiles one graph per choice in
+    training and one in evaluation (16 with 8 choices, beyond dynamo's default limit of 8 per
+    function, after which it would run eagerly); the neck sees maps of one shape (fixed stride)
+    and compiles one graph per mode, and so does the head unless its BN keeps statistics per
+    choice (then one per choice and mode). A second round over the choices compiles nothing
+    more, and the total is the parts' bound."""
+    model = build_segmentor(embed_dim=16, head_norm=head_norm, patch_sizes=patch_sizes,
+                            keep_points=(1,), keep_rates=(1.0, 0.5), out_stride=8)
     choices = model.backbone.space()
-    assert len(choices) == 8 and graphs_bound(model.backbone) == 16
+    assert len(choices) == 2 * len(patch_sizes) and graphs_bound(model.backbone) == \
+        2 * len(choices)
     assert compile_model(model, backend="eager") == ["backbone", "neck", "decode_head",
                                                       "auxiliary_head"]
     x = torch.randn(2, 3, 64, 64)
-    for training, expected in ((True, 8 + 2), (False, 16 + 4)):
+    for training, expected in ((True, graphs_per_mode), (False, 2 * graphs_per_mode)):
         model.train(training)
         for _ in range(2):
             for choice in choices:
@@ -66,6 +73,9 @@ def test_flexible_model_compiles_one_graph_per_choice_and_mode():
                 if training:
                     out.sum().backward()
             assert _graphs() == expected
+    run = ("backbone", "neck", "decode_head")
+    assert _graphs() == sum(part_graphs_bound(getattr(model, part), model.backbone)
+                            for part in run)
 
 
 def test_compile_switch_trains_and_validates_through_compiled_modules(tmp_path,
