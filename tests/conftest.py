@@ -1,7 +1,11 @@
 """Shared fixtures: the repository root and a small DigitSeg set generated once per session."""
+import contextlib
+import io
 import logging
+import runpy
 import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -104,6 +108,22 @@ def quick_run_options(data_root: Path, max_iters: int = 4, batch_size: int = 2) 
 
 
 PYTHON = sys.executable
+
+
+def run_tool_here(script: str, *args: str) -> subprocess.CompletedProcess:
+    """``python SCRIPT ARGS`` in this process (as ``__main__``, from the repository): its exit
+    status and what it printed, without a new interpreter's imports (seconds per tool). For
+    what a tool says before it works; loggers made earlier keep writing where they did."""
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        patch.setattr(sys, "argv", [script, *args])
+        patch.chdir(REPO)
+        try:
+            runpy.run_path(str(REPO / script), run_name="__main__")
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
 
 
 def load_run_checkpoint(path: Path) -> dict:

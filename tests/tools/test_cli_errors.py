@@ -1,7 +1,10 @@
-"""Bad input to the tools gives a short error naming the culprit, not a deep traceback."""
+"""Bad input to the tools gives a short error naming the culprit, not a deep traceback.
+Errors found before any work run the tool in this process (``run_tool_here``); the two that
+need a real process (a data-loader worker, the absence of evaluation logs) start one."""
 import subprocess
 
-from tests.conftest import BASELINE_CONFIG, PYTHON, REPO, break_file, quick_run_options
+from tests.conftest import (BASELINE_CONFIG, PYTHON, REPO, break_file, quick_run_options,
+                            run_tool_here)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -18,31 +21,32 @@ def _assert_short_error(result: subprocess.CompletedProcess, *needles: str) -> N
 
 
 def test_missing_config(tmp_path):
-    _assert_short_error(_run("tools/train.py", str(tmp_path / "nope.py")), "nope.py")
+    _assert_short_error(run_tool_here("tools/train.py", str(tmp_path / "nope.py")), "nope.py")
 
 
 def test_wrong_data_root(tmp_path):
     missing = tmp_path / "no_such_data"
-    result = _run("tools/train.py", str(BASELINE_CONFIG), "--work-dir", str(tmp_path / "w"),
-                  "--cfg-options", *quick_run_options(missing))
+    result = run_tool_here("tools/train.py", str(BASELINE_CONFIG), "--work-dir",
+                           str(tmp_path / "w"), "--cfg-options", *quick_run_options(missing))
     _assert_short_error(result, str(missing))
 
 
 def test_unknown_config_key(tmp_path, small_digitseg):
-    result = _run("tools/train.py", str(BASELINE_CONFIG), "--work-dir", str(tmp_path / "w"),
-                  "--cfg-options", *quick_run_options(small_digitseg), "trian_cfg.max_iters=3")
+    result = run_tool_here("tools/train.py", str(BASELINE_CONFIG), "--work-dir",
+                           str(tmp_path / "w"), "--cfg-options",
+                           *quick_run_options(small_digitseg), "trian_cfg.max_iters=3")
     _assert_short_error(result, "trian_cfg")
 
 
 def test_unknown_model_argument(tmp_path, small_digitseg):
-    result = _run("tools/train.py", str(BASELINE_CONFIG), "--work-dir", str(tmp_path / "w"),
-                  "--cfg-options", *quick_run_options(small_digitseg),
-                  "model.backbone.patch_sise=8")
+    result = run_tool_here("tools/train.py", str(BASELINE_CONFIG), "--work-dir",
+                           str(tmp_path / "w"), "--cfg-options",
+                           *quick_run_options(small_digitseg), "model.backbone.patch_sise=8")
     _assert_short_error(result, "patch_sise")
 
 
 def test_missing_checkpoint(tmp_path):
-    result = _run("tools/test.py", str(BASELINE_CONFIG), str(tmp_path / "missing.pth"))
+    result = run_tool_here("tools/test.py", str(BASELINE_CONFIG), str(tmp_path / "missing.pth"))
     _assert_short_error(result, "missing.pth")
 
 
@@ -75,17 +79,17 @@ def test_export_refuses_a_checkpoint_of_another_model(tmp_path):
     path = tmp_path / "baseline.pth"
     torch.save({"state_dict": build_segmentor(Config.fromfile(str(BASELINE_CONFIG)))
                 .state_dict()}, path)
-    result = _run("tools/export.py", str(TINY_CONFIG), str(path), "--choice", "p8",
-                  "--out", str(tmp_path / "x.pth"))
+    result = run_tool_here("tools/export.py", str(TINY_CONFIG), str(path), "--choice", "p8",
+                           "--out", str(tmp_path / "x.pth"))
     _assert_short_error(result, "does not fit the config's model", "backbone.")
 
 
 def test_a_truncated_checkpoint_is_named(tmp_path, small_digitseg):
     path = _other_model_checkpoint(tmp_path)
     path.write_bytes(path.read_bytes()[:1000])
-    result = _run("tools/test.py", str(BASELINE_CONFIG), str(path), "--work-dir",
-                  str(tmp_path / "w"), "--cfg-options",
-                  f"test_dataloader.dataset.data_root={small_digitseg}")
+    result = run_tool_here("tools/test.py", str(BASELINE_CONFIG), str(path), "--work-dir",
+                           str(tmp_path / "w"), "--cfg-options",
+                           f"test_dataloader.dataset.data_root={small_digitseg}")
     _assert_short_error(result, f"checkpoint {path} is truncated")
 
 
