@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 from flexseg.compat import adapt_config_to_device
 from flexseg.compat.amp import CPUAmpOptimWrapper, enable_amp
 from flexseg.models.contract import find_flexible
-from tests.conftest import PYTHON, REPO, quick_run_options
+from tests.conftest import PYTHON, REPO, quick_run_options, run_tool_here
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="CPU autocast")
 
@@ -177,7 +177,6 @@ def test_an_amp_config_written_for_a_gpu_runs_on_the_cpu():
 
 
 def test_test_tool_refuses_an_unknown_amp_dtype():
-    result = subprocess.run([PYTHON, "tools/test.py", "CONFIG", "CKPT", "--amp-dtype", "fp8"],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = run_tool_here("tools/test.py", "CONFIG", "CKPT", "--amp-dtype", "fp8")
     assert result.returncode == 2
     assert "argument --amp-dtype: invalid choice: 'fp8'" in result.stderr

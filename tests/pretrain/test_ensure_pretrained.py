@@ -3,9 +3,9 @@ missing."""
 import importlib.util
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.conftest import run_tool_here
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,10 +27,8 @@ def test_every_pretrained_checkpoint_of_a_model_is_found():
 
 
 def test_committed_weights_make_it_a_no_op():
-    result = subprocess.run(
-        [sys.executable, "tools/ensure_pretrained.py",
-         "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py"],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = run_tool_here("tools/ensure_pretrained.py",
+                           "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py")
     assert result.returncode == 0, result.stderr
     assert "missing" not in result.stdout
     assert "warning" not in result.stderr  # made by this checkout's generator version
@@ -55,8 +53,7 @@ def test_a_missing_file_nothing_makes_is_one_line(tmp_path):
     config = tmp_path / "config.py"
     config.write_text("model = dict(backbone=dict(init_cfg=dict(type='Pretrained', "
                       "checkpoint='pretrained/nobody-makes-this.pth')))\n")
-    result = subprocess.run([sys.executable, "tools/ensure_pretrained.py", str(config)],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = run_tool_here("tools/ensure_pretrained.py", str(config))
     assert result.returncode == 2
     assert result.stderr.startswith("error: pretrained/nobody-makes-this.pth is missing and no "
                                     "configs/pretrain/nobody-makes-this.py makes it")

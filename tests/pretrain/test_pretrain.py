@@ -16,17 +16,25 @@ from flexseg.models.checkpoint import big_vision_to_timm
 from flexseg.pretrain import DigitTagParams, DigitTags, timm_to_big_vision
 from flexseg.pretrain.schedule import draw_choice
 from flexseg.pretrain.trainer import Pretrainer
+from tests.conftest import run_tool_here
 
 CONFIGS = Path(__file__).parent / "configs"
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _arguments(config: str, out: Path, options: tuple[str, ...]) -> list[str]:
+    arguments = [str(CONFIGS / config), "--out", str(out), "--work-dir", str(out / "work" / config)]
+    return arguments + (["--cfg-options", *options] if options else [])
+
+
 def pretrain(config: str, out: Path, *options: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "tools/pretrain.py", str(CONFIGS / config), "--out", str(out),
-               "--work-dir", str(out / "work" / config)]
-    if options:
-        command += ["--cfg-options", *options]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "tools/pretrain.py", *_arguments(config, out, options)],
+                          cwd=REPO, capture_output=True, text=True)
+
+
+def refused(config: str, out: Path, *options: str) -> subprocess.CompletedProcess:
+    """The tool on options it refuses before any work: run in this process."""
+    return run_tool_here("tools/pretrain.py", *_arguments(config, out, options))
 
 
 @pytest.fixture(scope="module")
@@ -220,12 +228,12 @@ def test_choice_draws_are_a_function_of_seed_and_step():
 
 
 def test_bad_options_are_one_line_errors(tmp_path):
-    result = pretrain("tiny_flexivit.py", tmp_path, "schedul.steps=2")
+    result = refused("tiny_flexivit.py", tmp_path, "schedul.steps=2")
     assert result.returncode == 2
     assert result.stderr.startswith("error: --cfg-options sets unknown config keys: schedul")
-    result = pretrain("tiny_flexivit.py", tmp_path, "export.formats=[onnx]")
+    result = refused("tiny_flexivit.py", tmp_path, "export.formats=[onnx]")
     assert result.returncode == 2 and "export.formats: unknown ['onnx']" in result.stderr
-    result = pretrain("tiny_flexivit.py", tmp_path, "head.loss=bce")
+    result = refused("tiny_flexivit.py", tmp_path, "head.loss=bce")
     assert result.returncode == 2 and "head.pool='pixels' classifies each pixel" in result.stderr
 
 
@@ -254,5 +262,5 @@ def test_class_weight_scales_the_pixel_loss_as_the_fine_tuning_loss_does(tmp_pat
         unweighted, _ = plain.loss(0)
     torch.testing.assert_close(loss, reference)
     assert not torch.isclose(loss, unweighted)
-    result = pretrain("tiny_flexivit.py", tmp_path, "head.class_weight=[1,2]")
+    result = refused("tiny_flexivit.py", tmp_path, "head.class_weight=[1,2]")
     assert result.returncode == 2 and "head.class_weight must be 11 non-negative" in result.stderr
