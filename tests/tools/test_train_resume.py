@@ -1,7 +1,10 @@
 """tools/train.py trains a stock mmseg config on DigitSeg and --resume continues where it stopped."""
 import re
+import shutil
 import subprocess
+from pathlib import Path
 
+import pytest
 
 from tests.conftest import (BASELINE_CONFIG, PYTHON, REPO, load_run_checkpoint,
                             quick_run_options)
@@ -19,9 +22,24 @@ def _trained_iters(log: str) -> list[int]:
     return [int(n) for n in re.findall(r"Iter\(train\) \[\s*(\d+)/\d+\]", log)]
 
 
-def test_resume_continues_from_saved_iteration(tmp_path, small_digitseg):
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, small_digitseg) -> tuple[Path, str]:
+    """Four iterations with checkpoints at 2 and 4, and the run's log."""
+    work_dir = tmp_path_factory.mktemp("first") / "run"
+    return work_dir, _train(work_dir, small_digitseg)
+
+
+def _copy_of(first_run: tuple[Path, str], tmp_path: Path) -> Path:
+    """The first run's folder, for a test to change; its last_checkpoint names the copy."""
     work_dir = tmp_path / "run"
-    first = _train(work_dir, small_digitseg)
+    shutil.copytree(first_run[0], work_dir)
+    (work_dir / "last_checkpoint").write_text(str(work_dir / "iter_4.pth"))
+    return work_dir
+
+
+def test_resume_continues_from_saved_iteration(tmp_path, small_digitseg, first_run):
+    work_dir = _copy_of(first_run, tmp_path)
+    first = first_run[1]
     assert _trained_iters(first) == [1, 2, 3, 4]
     assert "mIoU" in first
     final = load_run_checkpoint(work_dir / "iter_4.pth")
@@ -36,10 +54,9 @@ def test_resume_continues_from_saved_iteration(tmp_path, small_digitseg):
     assert resumed["message_hub"]["log_scalars"]["train/loss"].data[0].size == 4
 
 
-def test_resume_skips_a_checkpoint_truncated_by_a_kill(tmp_path, small_digitseg):
+def test_resume_skips_a_checkpoint_truncated_by_a_kill(tmp_path, small_digitseg, first_run):
     """A kill while iter_4.pth was written: ``--resume`` warns and continues from iter_2."""
-    work_dir = tmp_path / "run"
-    _train(work_dir, small_digitseg)
+    work_dir = _copy_of(first_run, tmp_path)
     newest = work_dir / "iter_4.pth"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
     log = _train(work_dir, small_digitseg, "--resume")
