@@ -5,21 +5,18 @@ import subprocess
 import torch
 from mmengine.config import Config
 
-from tests.conftest import BASELINE_CONFIG, PYTHON, REPO, quick_run_options
+from tests.conftest import BASELINE_CONFIG, quick_run_options, run_tool_here
 from tests.datasets.test_sample_checks import halve, set_label
 from tests.evaluation.conftest import TINY_CONFIG, build_segmentor
 from tests.evaluation.conftest import tiny_checkpoint  # noqa: F401  (a fixture)
 from tests.tools.test_cli_errors import _assert_short_error
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, *args], cwd=REPO, capture_output=True, text=True, timeout=600)
-
-
 def _test(config, checkpoint, root, work_dir) -> subprocess.CompletedProcess:
-    return _run("tools/test.py", str(config), str(checkpoint), "--work-dir", str(work_dir),
-                "--cfg-options", f"test_dataloader.dataset.data_root={root}",
-                "test_dataloader.num_workers=1", "test_dataloader.batch_size=4")
+    return run_tool_here("tools/test.py", str(config), str(checkpoint), "--work-dir",
+                         str(work_dir), "--cfg-options",
+                         f"test_dataloader.dataset.data_root={root}",
+                         "test_dataloader.num_workers=1", "test_dataloader.batch_size=4")
 
 
 def test_evaluation_names_a_half_size_annotation(tmp_path, digitseg_copy, tiny_checkpoint):
@@ -37,8 +34,9 @@ def test_evaluation_names_a_half_size_annotation(tmp_path, digitseg_copy, tiny_c
 def test_training_names_an_out_of_range_label(tmp_path, digitseg_copy):
     broken = sorted((digitseg_copy / "annotations/training").iterdir())[3]
     set_label(broken, 11)
-    result = _run("tools/train.py", str(BASELINE_CONFIG), "--work-dir", str(tmp_path / "w"),
-                  "--cfg-options", *quick_run_options(digitseg_copy),
-                  "train_dataloader.num_workers=1", "train_dataloader.batch_size=24")
+    result = run_tool_here("tools/train.py", str(BASELINE_CONFIG), "--work-dir",
+                           str(tmp_path / "w"), "--cfg-options",
+                           *quick_run_options(digitseg_copy), "train_dataloader.num_workers=1",
+                           "train_dataloader.batch_size=24")
     _assert_short_error(result, f"annotation {broken} has label values 11, outside the 11 "
                         "classes (0-10) and the ignore index 255")

@@ -1,6 +1,6 @@
-"""Bad input to the tools gives a short error naming the culprit, not a deep traceback.
-Errors found before any work run the tool in this process (``run_tool_here``); the two that
-need a real process (a data-loader worker, the absence of evaluation logs) start one."""
+"""Bad input to the tools gives a short error naming the culprit, not a deep traceback. The
+tools run in this process (``run_tool_here``), except where the absence of evaluation logs is
+checked: those go to loggers' streams, which only a process of its own captures."""
 import subprocess
 
 from tests.conftest import (BASELINE_CONFIG, PYTHON, REPO, break_file, quick_run_options,
@@ -100,9 +100,10 @@ def test_unreadable_training_files_are_named(tmp_path, digitseg_copy):
     annotation = digitseg_copy / "annotations/training" / image.with_suffix(".png").name
     break_file(image, "truncated")
     break_file(annotation, "truncated")
-    result = _run("tools/train.py", str(BASELINE_CONFIG), "--work-dir", str(tmp_path / "w"),
-                  "--cfg-options", *quick_run_options(digitseg_copy),
-                  "train_dataloader.num_workers=1", "train_dataloader.batch_size=24")
+    result = run_tool_here("tools/train.py", str(BASELINE_CONFIG), "--work-dir",
+                           str(tmp_path / "w"), "--cfg-options",
+                           *quick_run_options(digitseg_copy), "train_dataloader.num_workers=1",
+                           "train_dataloader.batch_size=24")
     _assert_short_error(result, f"cannot read image {image} (truncated, empty or not an "
                         f"image); annotation {annotation} (truncated",
                         "skip_unreadable_samples=True")
