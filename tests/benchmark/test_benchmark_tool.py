@@ -2,34 +2,22 @@
 what holds whatever the timings does hold (same networks give the same loss, analytic FLOPs
 match the counter within 1%, the one pass gives the separate runs' metrics, compiling stays
 within its graph bound)."""
-import contextlib
-import io
 import json
 import logging
 import math
 import os
-import runpy
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from mmengine.logging import MMLogger, print_log
 
-from tests.conftest import PYTHON, REPO
+from tests.conftest import PYTHON, REPO, run_tool_here
 
 # Rows per figure in a quick run.
 EXPECTED = {"P1": 2, "P2": 6, "P2s": 9, "P3a": 1, "P3b": 4, "PRE": 1, "P4": 6, "P5": 2,
             "P6": 2, "MEM": 2, "PRICE": 1, "PAR": 1,
             "ATTN": 2, "CMP": 2, "AMP": 1}
-
-
-def _run_tool(*args: str) -> str:
-    out = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
-        patch.setattr(sys, "argv", ["benchmark.py", *args])
-        runpy.run_path(str(REPO / "tools/benchmark.py"), run_name="__main__")
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -91,17 +79,17 @@ def test_what_holds_whatever_the_timings(quick):
      "error: no DigitSeg in /nonexistent/digitseg; generate it with python "
      "tools/generate_digitseg.py --root /nonexistent/digitseg"),
 ])
-def test_a_bad_request_ends_in_one_line_before_measuring(args, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        _run_tool(*args)
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err.splitlines()[0] == message
+def test_a_bad_request_ends_in_one_line_before_measuring(args, message):
+    result = run_tool_here("tools/benchmark.py", *args)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == message
 
 
 def test_the_benchmark_leaves_no_logger_writing_to_its_deleted_folders(small_digitseg):
     """Its runners work in temporary folders (the multi-budget figure's, in this process); the
     process logs on afterwards."""
-    _run_tool("--quick", "--only", "P3a", "--data-root", str(small_digitseg))
+    assert run_tool_here("tools/benchmark.py", "--quick", "--only", "P3a", "--data-root",
+                         str(small_digitseg)).returncode == 0
     for logger in MMLogger._instance_dict.values():
         for handler in logger.handlers:
             if isinstance(handler, logging.FileHandler):
