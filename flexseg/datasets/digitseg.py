@@ -63,6 +63,12 @@ def read_meta(root: str | os.PathLike) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) and meta.get("dataset") == "DigitSeg" else None
 
 
+def has_letters(root: str | os.PathLike) -> bool:
+    """Whether the DigitSeg folder was generated with letter classes (``--letters``)."""
+    meta = read_meta(root)
+    return bool(meta and meta.get("params", {}).get("letters", False))
+
+
 def check_generator_version(root: str | os.PathLike) -> None:
     """Refuse a DigitSeg folder made by another generator version than this checkout's: its
     images differ from the ones every documented figure was measured on. Folders without

@@ -3,7 +3,7 @@ from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 from mmengine import fileio
 
-from .digitseg import check_generator_version, read_meta
+from .digitseg import check_generator_version, has_letters
 from .digitseg_dataset import GENERATE_HINT
 from .metainfo import DIGIT_CLASSES, DIGIT_PALETTE
 
@@ -28,8 +28,7 @@ class DigitSegCocoDataset(CocoDataset):
                                     + GENERATE_HINT.format(root=self.data_root or "<data_root>"))
         if self.data_root:
             check_generator_version(self.data_root)
-            meta = read_meta(self.data_root)
-            if meta and meta.get("params", {}).get("letters", False):
+            if has_letters(self.data_root):
                 # its ten classes would silently drop every letter's annotations
                 raise ValueError(f"{self.data_root} was generated with letter classes, which "
                                  "DigitSegCocoDataset does not have; pass "

@@ -3,7 +3,7 @@ from mmengine import fileio
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .digitseg import check_generator_version, read_meta
+from .digitseg import check_generator_version, has_letters
 from .metainfo import LETTER_SEG_CLASSES, LETTER_SEG_PALETTE, SEG_CLASSES, SEG_PALETTE
 
 GENERATE_HINT = "generate it with: python tools/generate_digitseg.py --root {root}"
@@ -61,8 +61,7 @@ class DigitSegDataset(BaseSegDataset):
 
     def _check_classes(self) -> None:
         """Refuse a set whose glyph classes (with or without letters) are not this class's."""
-        meta = read_meta(self.data_root)
-        letters = bool(meta and meta.get("params", {}).get("letters", False))
+        letters = has_letters(self.data_root)
         if letters != self.LETTERS:
             wanted = "DigitSegLettersDataset" if letters else "DigitSegDataset"
             raise ValueError(f"{self.data_root} was generated {'with' if letters else 'without'} "
