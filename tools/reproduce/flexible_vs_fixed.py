@@ -308,6 +308,8 @@ def study_jobs(iters: int = ITERS) -> list[Job]:
         *(anchor(which, long, "-4x") for which in ANCHOR_SHAPES),
         recipe("flex-uniform", long, "-4x"),
         recipe("flex-cheap", long, "-4x", sampler=CHEAP_FIRST),
+        recipe("flex-inplace-p8-p4x", long, "-4x",
+               distill=inplace_from_p8(500 * LONG, ("p6", "p4")), sampler=STUDENTS_P4_TWICE),
     ]
 
 
