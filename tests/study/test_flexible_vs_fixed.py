@@ -1,14 +1,11 @@
 """The DigitSeg study end to end on a tiny setting: jobs with a dependency, the extra
 evaluation, resuming (nothing is redone), failures that skip what depends on them, and the
 report with its tables and figure."""
-import os
-import subprocess
 
 from flexseg.study.jobs import Job, run_jobs
-from tests.conftest import PYTHON, REPO, quick_run_options
+from tests.conftest import REPO, quick_run_options, run_tool_here
 
 SCRIPT = "tools/reproduce/flexible_vs_fixed.py"
-ENV = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
 
 
 def _study_script():
@@ -22,9 +19,10 @@ def _study_script():
 
 
 def _study(tmp_path, options, *extra):
-    cmd = [PYTHON, SCRIPT, "--root", str(tmp_path / "study"), "--out", str(tmp_path / "docs"),
-           "--iters", "2", "--parallel", "1", *extra, "--cfg-options", *options]
-    return subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=900)
+    """The study script in this process (its jobs' tools run in their own, one thread each)."""
+    return run_tool_here(SCRIPT, "--root", str(tmp_path / "study"), "--out",
+                         str(tmp_path / "docs"), "--iters", "2", "--parallel", "1",
+                         "--threads", "1", *extra, "--cfg-options", *options)
 
 
 def test_tiny_study_writes_its_tables_and_figure_and_resumes(tmp_path, small_digitseg):

@@ -3,16 +3,13 @@ fine-tuning at every patch size, the report, and a second run that redoes nothin
 the resolution jobs' configs (the base model fine-tuned at a higher size); the memory
 measurements."""
 import json
-import os
 import re
-import subprocess
 
 import torch
 
-from tests.conftest import PYTHON, REPO, quick_run_options
+from tests.conftest import REPO, quick_run_options, run_tool_here
 
 SCRIPT = "tools/reproduce/three_things.py"
-ENV = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
 PRETRAIN_OPTIONS = ["schedule.batch_size=2", "schedule.warmup_steps=1",
                     "schedule.log_interval=1", "data.num_val=4"]
 
@@ -30,11 +27,12 @@ def _shared_weights(path):
 
 
 def _study(tmp_path, options, shared, *extra):
-    cmd = [PYTHON, SCRIPT, "--root", str(tmp_path / "study"), "--out", str(tmp_path / "docs"),
-           "--iters", "2", "--pretrain-steps", "2", "--parallel", "1",
-           "--shared-weights", str(shared), "--quick-measurements", "--only", "mim-hmlp-ft",
-           *extra, "--pretrain-options", *PRETRAIN_OPTIONS, "--cfg-options", *options]
-    return subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=1200)
+    """The study script in this process (its runs in their own)."""
+    return run_tool_here(SCRIPT, "--root", str(tmp_path / "study"), "--out",
+                         str(tmp_path / "docs"), "--iters", "2", "--pretrain-steps", "2",
+                         "--parallel", "1", "--shared-weights", str(shared),
+                         "--quick-measurements", "--only", "mim-hmlp-ft", *extra,
+                         "--pretrain-options", *PRETRAIN_OPTIONS, "--cfg-options", *options)
 
 
 def _script():
