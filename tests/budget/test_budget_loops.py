@@ -11,17 +11,16 @@ from mmengine.runner import Runner
 
 from flexseg.cli import add_common_args, load_config
 
-from tests.conftest import PYTHON, REPO, free_port, quick_run_options
+from tests.conftest import PYTHON, REPO, free_port, quick_run_options, run_tool_here
 
 CONFIG = REPO / "tests/budget/budget_config.py"
 ENV = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
 
 
-def _train(work_dir, *extra, options=()) -> str:
-    cmd = [PYTHON, "tools/train.py", str(CONFIG), "--work-dir", str(work_dir), *extra,
-           "--cfg-options", *options]
-    result = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True,
-                            timeout=600)
+def _train(work_dir, *extra, options=(), config=CONFIG) -> str:
+    """tools/train.py in this process; what it logged."""
+    result = run_tool_here("tools/train.py", str(config), "--work-dir", str(work_dir), *extra,
+                           "--cfg-options", *options)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout + result.stderr
 
@@ -72,14 +71,10 @@ def test_resume_reproduces_losses_with_augmentation_dropout_and_a_validation(tmp
                "train_dataloader.num_workers=2", "train_dataloader.persistent_workers=True",
                "train_cfg.val_interval=2", "val_cfg.type=MultiBudgetValLoop",
                "val_cfg.choices=p8,p16"]
-    config = ["tools/train.py", str(REPO / "tests/budget/budget_config_random.py")]
     runs = {}
     for name, extra in (("full", []), ("resumed", ["--resume", str(tmp_path / "full/iter_2.pth")])):
-        cmd = [PYTHON, *config, "--work-dir", str(tmp_path / name), *extra, "--cfg-options",
-               *options]
-        result = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True,
-                                timeout=600)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        _train(tmp_path / name, *extra, options=options,
+               config=REPO / "tests/budget/budget_config_random.py")
         runs[name] = _training(_records(tmp_path / name))
     assert [r["iter"] for r in runs["resumed"]] == [2, 3]
     for original, again in zip(runs["full"][2:], runs["resumed"], strict=True):
