@@ -2,13 +2,12 @@
 decay) from shared pretrained weights changes only the attention tensors, the position
 embedding, the neck and the head; the task-specific export holds exactly those, and with the
 shared file it reloads to the trained model bit for bit."""
-import subprocess
 
 import pytest
 import torch
 
 from flexseg.evaluation.export.task_specific import load_task_specific, save_task_specific
-from tests.conftest import PYTHON, REPO, load_run_checkpoint, quick_run_options
+from tests.conftest import load_run_checkpoint, quick_run_options, run_tool_here
 from tests.evaluation.conftest import TINY_CONFIG, build_segmentor, tiny_cfg
 
 ATTENTION = (".attn.qkv.", ".attn.proj.")
@@ -37,10 +36,10 @@ def trained(tmp_path_factory, small_digitseg):
     options = [f"{key}={value}" for key, value in (
         ("model.backbone.attn_only", True), ("model.backbone.init_cfg.type", "Pretrained"),
         ("model.backbone.init_cfg.checkpoint", shared))]
-    command = [PYTHON, "tools/train.py", str(TINY_CONFIG), "--work-dir", str(directory / "run"),
-               "--cfg-options", *options, *quick_run_options(small_digitseg, max_iters=3),
-               "train_cfg.val_interval=100"]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    result = run_tool_here("tools/train.py", str(TINY_CONFIG), "--work-dir",
+                           str(directory / "run"), "--cfg-options", *options,
+                           *quick_run_options(small_digitseg, max_iters=3),
+                           "train_cfg.val_interval=100")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     checkpoint = directory / "run/iter_3.pth"
     state = load_run_checkpoint(checkpoint)["state_dict"]

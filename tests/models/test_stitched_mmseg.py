@@ -1,15 +1,13 @@
 """StitchedViT in OpenMMLab: both registries build it, and the DigitSeg config trains with ROS,
 fits the stitching layers once, keeps them in checkpoints and does not refit on resume."""
 import importlib
-import os
 import re
-import subprocess
 
 import pytest
 import torch
 
 from flexseg.models import StitchedViT
-from tests.conftest import PYTHON, REPO, quick_run_options
+from tests.conftest import REPO, quick_run_options, run_tool_here
 
 CONFIG = REPO / "configs/snnet/snnet-tiny_upernet_digitseg-64x64.py"
 BACKBONE = dict(type="StitchedViT", small=dict(embed_dim=16, depth=2, num_heads=2),
@@ -30,10 +28,8 @@ def _train(work_dir, data_root, max_iters: int, *extra) -> str:
     # Four of the config's 32 routes: each route's BN statistics are recomputed after training.
     options = quick_run_options(data_root, max_iters=max_iters) + [
         "val_cfg.choices=[S,L]", "model.backbone.routes=[S,L,S-L,L-S]"]
-    cmd = [PYTHON, "tools/train.py", str(CONFIG), "--work-dir", str(work_dir), *extra,
-           "--cfg-options", *options]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    result = run_tool_here("tools/train.py", str(CONFIG), "--work-dir", str(work_dir), *extra,
+                           "--cfg-options", *options)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout + result.stderr
 

@@ -1,7 +1,6 @@
 """The pretraining tool writes weights that every backbone loads tensor for tensor, in both
 formats; runs resume exactly; the task never shows the dense validation handwriting."""
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ from flexseg.pretrain.trainer import Pretrainer
 from tests.conftest import run_tool_here
 
 CONFIGS = Path(__file__).parent / "configs"
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _arguments(config: str, out: Path, options: tuple[str, ...]) -> list[str]:
@@ -28,12 +26,7 @@ def _arguments(config: str, out: Path, options: tuple[str, ...]) -> list[str]:
 
 
 def pretrain(config: str, out: Path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "tools/pretrain.py", *_arguments(config, out, options)],
-                          cwd=REPO, capture_output=True, text=True)
-
-
-def refused(config: str, out: Path, *options: str) -> subprocess.CompletedProcess:
-    """The tool on options it refuses before any work: run in this process."""
+    """The tool in this process: its exit status and what it printed."""
     return run_tool_here("tools/pretrain.py", *_arguments(config, out, options))
 
 
@@ -228,12 +221,12 @@ def test_choice_draws_are_a_function_of_seed_and_step():
 
 
 def test_bad_options_are_one_line_errors(tmp_path):
-    result = refused("tiny_flexivit.py", tmp_path, "schedul.steps=2")
+    result = pretrain("tiny_flexivit.py", tmp_path, "schedul.steps=2")
     assert result.returncode == 2
     assert result.stderr.startswith("error: --cfg-options sets unknown config keys: schedul")
-    result = refused("tiny_flexivit.py", tmp_path, "export.formats=[onnx]")
+    result = pretrain("tiny_flexivit.py", tmp_path, "export.formats=[onnx]")
     assert result.returncode == 2 and "export.formats: unknown ['onnx']" in result.stderr
-    result = refused("tiny_flexivit.py", tmp_path, "head.loss=bce")
+    result = pretrain("tiny_flexivit.py", tmp_path, "head.loss=bce")
     assert result.returncode == 2 and "head.pool='pixels' classifies each pixel" in result.stderr
 
 
@@ -262,5 +255,5 @@ def test_class_weight_scales_the_pixel_loss_as_the_fine_tuning_loss_does(tmp_pat
         unweighted, _ = plain.loss(0)
     torch.testing.assert_close(loss, reference)
     assert not torch.isclose(loss, unweighted)
-    result = refused("tiny_flexivit.py", tmp_path, "head.class_weight=[1,2]")
+    result = pretrain("tiny_flexivit.py", tmp_path, "head.class_weight=[1,2]")
     assert result.returncode == 2 and "head.class_weight must be 11 non-negative" in result.stderr

@@ -1,19 +1,17 @@
 """tools/train.py trains a stock mmseg config on DigitSeg and --resume continues where it stopped."""
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import (BASELINE_CONFIG, PYTHON, REPO, load_run_checkpoint,
-                            quick_run_options)
+from tests.conftest import (BASELINE_CONFIG, load_run_checkpoint, quick_run_options,
+                            run_tool_here)
 
 
 def _train(work_dir, data_root, *extra) -> str:
-    cmd = [PYTHON, "tools/train.py", str(BASELINE_CONFIG), "--work-dir", str(work_dir),
-           *extra, "--cfg-options", *quick_run_options(data_root)]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    result = run_tool_here("tools/train.py", str(BASELINE_CONFIG), "--work-dir", str(work_dir),
+                           *extra, "--cfg-options", *quick_run_options(data_root))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout + result.stderr
 
@@ -59,8 +57,9 @@ def test_resume_skips_a_checkpoint_truncated_by_a_kill(tmp_path, small_digitseg,
     work_dir = _copy_of(first_run, tmp_path)
     newest = work_dir / "iter_4.pth"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
-    log = _train(work_dir, small_digitseg, "--resume")
+    with pytest.warns(UserWarning) as warned:  # in this process pytest records the warning
+        log = _train(work_dir, small_digitseg, "--resume")
     assert f"last_checkpoint names {newest}, which is missing or truncated; resuming from " \
-           f"{work_dir / 'iter_2.pth'}" in log
+           f"{work_dir / 'iter_2.pth'}" in [str(w.message) for w in warned]
     assert _trained_iters(log) == [3, 4]
     assert load_run_checkpoint(newest)["meta"]["iter"] == 4  # written whole this time
