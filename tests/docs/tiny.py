@@ -10,7 +10,7 @@ import sys
 from mmengine.config import Config
 
 TINY_ITERS = 2
-TINY_DIGITSEG = ["--num-train", "24", "--num-val", "8"]
+TINY_DIGITSEG = ["--num-train", "24", "--num-val", "4"]
 LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 # A full run's checkpoint named in a config (a frozen teacher's): the tiny run's instead.
 FULL_RUN_CHECKPOINT = re.compile(r"^(work_dirs/.+/iter_)\d+(\.pth)$")
