@@ -16,7 +16,7 @@ def test_attn_only_trains_attention_and_position_embedding_only(tiny_kwargs, num
     backbone = FlexiViT(img_size=32, patch_size=8, attn_only=True, num_parallel=num_parallel,
                         out_indices=(0, 1), layer_scale_init=0.5, **tiny_kwargs)
     head = torch.nn.Conv2d(32, 3, kernel_size=1)
-    model = torch.nn.ModuleDict(dict(backbone=backbone, head=head)).train()
+    torch.nn.ModuleDict(dict(backbone=backbone, head=head)).train()
     backbone.activate("p12")  # resampled position embedding: the gradient must flow through
     maps = backbone(torch.randn(2, 3, 36, 36))
     sum(head(m).square().mean() for m in maps).backward()

@@ -4,7 +4,6 @@ step fails the check and skips the steps that need it."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
