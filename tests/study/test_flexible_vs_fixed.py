@@ -110,7 +110,8 @@ def test_every_job_config_keeps_its_schedule_recipe_and_weights(tmp_path):
         teacher = job.name.startswith("flex-teacher")
         if job.name.startswith("flex-inplace-p8"):  # p8 teaches after training alone
             assert distill["mode"] == "inplace" and distill["teacher_choice"] == "p8"
-            assert distill["teacher_only_iters"] == (400 if job.name.endswith("-1k") else 500)
+            alone = 400 if job.name.endswith("-1k") else 500 * script.SCHEDULES[suffix]
+            assert distill["teacher_only_iters"] == alone, job.name  # scaled with the schedule
         elif job.name.startswith("flex-inplace"):
             assert distill["mode"] == "inplace" and "teacher_choice" not in distill, job.name
         elif teacher:  # the fixed p8 job's own config and final weights

@@ -91,7 +91,8 @@ RECIPES = {
                                           "(p6, p4) on the task loss alone"),
     "flex-inplace-p8-p4x": ("ip-p8-p4", "ip-p8-up with p4 drawn 2x and p6 1x (the same cost: "
                                         "p4 gets 320 of the 800 drawn iterations, p6 160; "
-                                        "the main job)"),
+                                        "the main job; at 4x p8 alone for 2,000, p4 1,280 "
+                                        "of 3,200)"),
     "flex-inplace-p8-p4x-bf16": ("ip-p8-p4-bf16", "ip-p8-p4 trained and evaluated under "
                                                   "bfloat16 autocast"),
     "flex-inplace-p8-p4x4": ("ip-p8-p4x4", "ip-p8-p4-bf16 with p4 drawn 4x (about 457 of the 800 "
@@ -726,9 +727,9 @@ is fine-tuned from the pretrained weights in `pretrained/` (rows marked "scr" fr
 weights) on the main job's config: FlexiViT-Ti6 + UPerNet, DigitSeg 64x64, batch
 {BATCH_SIZE}; mIoU on the 500 validation images; GFLOPs per image (multiply-adds, whole
 model). "–": not measured yet. The head's BN keeps statistics per choice (ChoiceBatchNorm) in
-the jobs marked "cbn", in ip-p8-up, ip-p8-p4 and st-recal, and in every fixed model and anchor
-(one choice each: the same as stock BN); the other jobs keep one set shared by every choice. The
-loss weighs background 0.2 ("The benchmark" below).
+the jobs marked "cbn", in ip-p8-up, ip-p8-p4, st-recal and every 4x recipe, and in every fixed
+model and anchor (one choice each: the same as stock BN); the other jobs keep one set shared by
+every choice. The loss weighs background 0.2 ("The benchmark" below).
 
 ![mIoU vs GFLOPs](results/flexible_vs_fixed.png)
 
