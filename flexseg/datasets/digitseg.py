@@ -10,10 +10,12 @@ and ``meta.json``. The depth variant under ``nyu_root`` follows mmseg's NYUv2 la
 ``meta.json`` is written last and a partial-marker file exists while writing, so an interrupted
 run is never taken for a complete set.
 """
+import contextlib
+import fcntl
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -103,11 +105,23 @@ def ensure_digitseg(root: str | os.PathLike = DEFAULT_ROOT, *, coco: bool = True
     ``params`` are :class:`DigitSegParams` fields. Returns True if it (re)generated the data.
     """
     wanted = DigitSegParams(**params)
-    if not force and _matches(root, wanted, "ade20k", need_coco=coco) and (
-            nyu_root is None or _matches(nyu_root, wanted, "nyu")):
-        return False
-    generate_digitseg(root, wanted, coco=coco, nyu_root=nyu_root, progress=progress)
-    return True
+    with _one_writer(Path(root)):
+        if not force and _matches(root, wanted, "ade20k", need_coco=coco) and (
+                nyu_root is None or _matches(nyu_root, wanted, "nyu")):
+            return False
+        generate_digitseg(root, wanted, coco=coco, nyu_root=nyu_root, progress=progress)
+        return True
+
+
+@contextlib.contextmanager
+def _one_writer(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``root`` (a file beside it): processes started together (two
+    study jobs, ranks) wait for the first one's data instead of deleting it as it is written."""
+    lock = root.parent / f".{root.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def generate_digitseg(root: str | os.PathLike = DEFAULT_ROOT,

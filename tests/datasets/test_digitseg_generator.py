@@ -1,7 +1,9 @@
 """DigitSeg generator: layout, determinism, disjoint handwriting, labels, idempotence."""
 import json
+import os
 import runpy
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
+from flexseg.datasets import digitseg
 from flexseg.datasets import (DigitSegParams, ensure_digitseg, generate_digitseg, image_stem,
                               read_digit_records, read_meta, render_scene, split_sources)
 from flexseg.datasets.digitseg_scene import INK_LEVELS, PAPER_LEVELS
@@ -154,6 +157,41 @@ def test_ensure_reuses_regenerates_and_detects_interruption(tmp_path):
     assert read_meta(root) is not None
 
     assert ensure_digitseg(root, coco=False, force=True, **{**TINY, "num_val": 1}) is True
+
+
+def _ensure_in_a_child(root: Path, started: Path | None) -> int:
+    """Fork a process that runs ``ensure_digitseg`` (first touching ``started`` and pausing a
+    second inside the generation, if given); its exit status says what it returned."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        if started is not None:
+            write_split = digitseg._write_split
+
+            def slow_write_split(*args, **kwargs):
+                started.touch()
+                time.sleep(1.0)
+                return write_split(*args, **kwargs)
+
+            digitseg._write_split = slow_write_split
+        code = 10 if ensure_digitseg(root, coco=True, **TINY) else 11
+    finally:
+        os._exit(code)
+
+
+def test_processes_started_together_generate_once(tmp_path):
+    """The second waits for the first's data instead of deleting it as it is written."""
+    root, started = tmp_path / "ds", tmp_path / "started"
+    first = _ensure_in_a_child(root, started)
+    while not started.exists():
+        time.sleep(0.01)
+    second = _ensure_in_a_child(root, None)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in (first, second)]
+    assert codes == [10, 11]  # generated, then found up to date
+    assert read_meta(root)["params"]["num_train"] == TINY["num_train"]
+    assert len(list((root / "images" / "training").iterdir())) == TINY["num_train"]
 
 
 def test_refuses_to_overwrite_a_foreign_folder(tmp_path):
