@@ -112,8 +112,9 @@ PYTHON = sys.executable
 
 def run_tool_here(script: str, *args: str) -> subprocess.CompletedProcess:
     """``python SCRIPT ARGS`` in this process (as ``__main__``, from the repository): its exit
-    status and what it printed, without a new interpreter's imports (seconds per tool). For
-    what a tool says before it works; loggers made earlier keep writing where they did."""
+    status and what it printed, without a new interpreter's imports (seconds per tool). Not for
+    what only a fresh process shows: loggers made earlier keep writing where they did, and
+    pytest records warnings instead of printing them."""
     out, err, code = io.StringIO(), io.StringIO(), 0
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), \
             contextlib.redirect_stderr(err):

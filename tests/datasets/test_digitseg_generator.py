@@ -185,7 +185,10 @@ def test_processes_started_together_generate_once(tmp_path):
     """The second waits for the first's data instead of deleting it as it is written."""
     root, started = tmp_path / "ds", tmp_path / "started"
     first = _ensure_in_a_child(root, started)
+    deadline = time.monotonic() + 60
     while not started.exists():
+        assert os.waitpid(first, os.WNOHANG) == (0, 0), "the first process ended before writing"
+        assert time.monotonic() < deadline, "the first process never started writing"
         time.sleep(0.01)
     second = _ensure_in_a_child(root, None)
     codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in (first, second)]
