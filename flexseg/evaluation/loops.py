@@ -176,8 +176,10 @@ class MultiBudgetLoop(BaseLoop):
         self.evaluators = [self._build_evaluator(entry.id) for entry in entries]
         picks = "".join(f"; budget {b:g} GFLOPs -> {choice_id}"
                         for b, choice_id in self.selection.budget_picks.items())
-        print_log(f"multi-budget {self.stage}: {describe(entries)} on "
-                  f"{self.image_hw[0]}x{self.image_hw[1]} images{picks}", logger="current")
+        # The GFLOPs are those of an image of image_hw, which need not be the size of the
+        # images evaluated (e.g. training crops smaller than the validation images).
+        print_log(f"multi-budget {self.stage}: {describe(entries)}, GFLOPs at "
+                  f"{self.image_hw[0]}x{self.image_hw[1]}{picks}", logger="current")
 
     def _start_pass(self, first_batch: dict) -> None:
         if self.selection is None:
