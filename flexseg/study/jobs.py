@@ -10,8 +10,10 @@ Overrides may name another job's files as ``{root}`` (the study's folder), e.g. 
 ``{root}/<job>/config.py`` and final weights ``{root}/<job>/final.pth``.
 
 The folder holds checkpoints (large, kept outside the repository by default); what a report
-needs is copied to a small archive meant to be committed (``archive_job``): each evaluation's
-results, the config, and the training cost.
+needs is copied to a small archive meant to be committed (``JobRunner.archive``): each evaluation's
+results, the config (its base config named relative to the archive, so that it loads in any
+checkout; the base as it is in that checkout, older ones in its history), and the training
+cost.
 """
 from __future__ import annotations
 
@@ -54,9 +56,13 @@ class Job:
     cli: tuple[str, ...] = field(default=())  # extra ``--cfg-options`` for train and test
 
 
+def _config_text(base: str, overrides: str, root: Path) -> str:
+    return f"_base_ = [{base!r}]\n{overrides.replace('{root}', str(root))}\n"
+
+
 def _write_config(path: Path, base: Path, overrides: str, root: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = f"_base_ = [{str(base)!r}]\n{overrides.replace('{root}', str(root))}\n"
+    text = _config_text(str(base), overrides, root)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
@@ -91,7 +97,10 @@ class JobRunner:
         target.mkdir(parents=True, exist_ok=True)
         for evaluation in self.job.evals:
             shutil.copyfile(self.eval_results(evaluation), target / f"{evaluation.tag}.json")
-        shutil.copyfile(self.folder / "config.py", target / "config.py")
+        # The base config relative to the archive (mmengine resolves it from the file's folder),
+        # so that an archived config loads in any checkout, not only in the one that ran it.
+        base = os.path.relpath(REPO / self.job.config, target.resolve())
+        (target / "config.py").write_text(_config_text(base, self.job.overrides, self.root))
         time = read_training_time(self.folder / "train")
         summary = dict(iterations=time.iterations, seconds=time.seconds,
                        forward_gflops_per_image=planned_forward_gflops(

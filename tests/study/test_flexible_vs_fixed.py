@@ -2,6 +2,8 @@
 evaluation, resuming (nothing is redone), failures that skip what depends on them, and the
 report with its tables and figure."""
 
+from mmengine.config import Config
+
 from flexseg.study.jobs import Job, run_jobs
 from tests.conftest import REPO, quick_run_options, run_tool_here
 
@@ -41,6 +43,11 @@ def test_tiny_study_writes_its_tables_and_figure_and_resumes(tmp_path, small_dig
     assert "| fixed p8 | 2 |" in report  # its cost row
     png = (tmp_path / "docs/results/flexible_vs_fixed.png").read_bytes()
     assert png.startswith(b"\x89PNG")
+    # The archived config names its base relative to itself and merges to what was trained.
+    archived = tmp_path / "docs/results/runs/fixed-p8/config.py"
+    assert archived.read_text().startswith("_base_ = ['../")
+    trained = Config.fromfile(tmp_path / "study/fixed-p8/config.py").to_dict()
+    assert Config.fromfile(archived).to_dict() == trained
 
     again = _study(tmp_path, options, "--only", "fixed-p8")
     assert again.returncode == 0

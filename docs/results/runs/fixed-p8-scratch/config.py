@@ -1,4 +1,4 @@
-_base_ = ['/work/study-wt2/configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
+_base_ = ['../../../../configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 
 train_cfg = dict(max_iters=1300, val_interval=1300, distill=None, sampler=dict(_delete_=True, strategy='uniform'))
 param_scheduler = [

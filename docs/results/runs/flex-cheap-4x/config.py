@@ -1,4 +1,4 @@
-_base_ = ['/work/study-wt/configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
+_base_ = ['../../../../configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 
 train_cfg = dict(max_iters=5200, val_interval=5200, distill=None, sampler=dict(_delete_=True, strategy='weighted', weights=dict(p16=3, p12=1, p8=1, p6=1, p4=1)))
 param_scheduler = [

@@ -1,4 +1,4 @@
-_base_ = ['/work/study-wt2/configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
+_base_ = ['../../../../configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 
 train_cfg = dict(max_iters=1300, val_interval=1300, distill=dict(_delete_=True, mode='inplace', teacher_choice='p8', teacher_only_iters=500, choice_weights=dict(p6=0.0, p4=0.0), skip_idle_teacher=True), sampler=dict(_delete_=True, strategy='weighted', weights=dict(p16=1, p12=1, p6=1, p4=2)))
 param_scheduler = [

@@ -1,4 +1,4 @@
-_base_ = ['/work/study-wt3/configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
+_base_ = ['../../../../configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 
 train_cfg = dict(max_iters=650, val_interval=650, distill=dict(_delete_=True, mode='teacher', init_student=True, teacher=dict(config='/root/.cache/flexseg/study-weighted-loss/fixed-p8-half/config.py', checkpoint='/root/.cache/flexseg/study-weighted-loss/fixed-p8-half/final.pth')), sampler=dict(_delete_=True, strategy='weighted', weights=dict(p16=1, p12=1, p8=1, p6=2, p4=2), num_choices=2))
 param_scheduler = [

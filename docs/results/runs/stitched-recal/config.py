@@ -1,4 +1,4 @@
-_base_ = ['/work/study-wt2/configs/snnet/snnet-tiny_upernet_digitseg-64x64.py']
+_base_ = ['../../../../configs/snnet/snnet-tiny_upernet_digitseg-64x64.py']
 
 train_cfg = dict(max_iters=1300, val_interval=1300, distill=None)
 param_scheduler = [

@@ -1,4 +1,4 @@
-_base_ = ['/work/study-wt/configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
+_base_ = ['../../../../configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 model = {'backbone': {'stem': 'hmlp', 'hmlp_patch_size': 8, 'hmlp_norm': 'ln', 'init_cfg': {'type': 'Pretrained', 'checkpoint': '/root/.cache/flexseg/study-three-things/pretrained/mim-hmlp.pth'}}}
 train_cfg = {'max_iters': 1300, 'val_interval': 1300}
 param_scheduler = [{'type': 'LinearLR', 'start_factor': 0.01, 'by_epoch': False, 'begin': 0, 'end': 100}, {'type': 'CosineAnnealingLR', 'eta_min': 1e-05, 'by_epoch': False, 'begin': 100, 'end': 1300}]

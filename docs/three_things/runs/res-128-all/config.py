@@ -1,4 +1,4 @@
-_base_ = ['/work/study-wt3/configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
+_base_ = ['../../../../configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py']
 model = {'backbone': {'patch_size': 8, 'patch_sizes': [8], 'init_cfg': None, 'attn_only': False}, 'data_preprocessor': {'size': (128, 128)}}
 train_cfg = {'sampler': {'_delete_': True, 'strategy': 'uniform'}, 'distill': None, 'max_iters': 400, 'val_interval': 400}
 crop_size = (128, 128)
