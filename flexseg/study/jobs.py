@@ -10,10 +10,10 @@ Overrides may name another job's files as ``{root}`` (the study's folder), e.g. 
 ``{root}/<job>/config.py`` and final weights ``{root}/<job>/final.pth``.
 
 The folder holds checkpoints (large, kept outside the repository by default); what a report
-needs is copied to a small archive meant to be committed (``JobRunner.archive``): each evaluation's
-results, the config (its base config named relative to the archive, so that it loads in any
-checkout; the base as it is in that checkout, older ones in its history), and the training
-cost.
+needs is copied to a small archive meant to be committed (``JobRunner.archive``): each
+evaluation's results, the config (its base config named relative to the archive, so that it
+loads in any checkout; the base as it is in that checkout, older ones in its history), and the
+training cost.
 """
 from __future__ import annotations
 
