@@ -8,6 +8,12 @@
 # keeps float32. Other configs run in float32, as their tables were measured.
 #   bash tools/run_demo.sh [CONFIG] [train.py args...]
 set -euo pipefail
+# glibc keeps freed memory instead of returning it: each patch size allocates buffers of its own
+# size, and returned memory made a step after a size switch fault its pages in again. The main
+# job, float32 on 2 idle cores: 21 min 51 s against 23 min 51 s, the same mIoU to the digit
+# (docs/benchmarks.md, P2s). Values already set are kept.
+export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-1073741824}"
+export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-33554432}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CONFIG="${1:-configs/flexivit/flexivit-ti6_upernet_1.3k_digitseg-64x64.py}"
 bash "$ROOT/tools/setup_env.sh"

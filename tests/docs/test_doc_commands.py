@@ -272,14 +272,19 @@ def test_run_demo_runs_end_to_end(tmp_path):
     Its set-up step is stubbed: the environment is the one this suite runs in, and the real
     script would reinstall it from the sandbox if the sandbox's requirements differed."""
     sandbox = Sandbox(tmp_path)
-    (tmp_path / "tools/setup_env.sh").write_text("exit 0\n")
-    env = {**os.environ, "FLEXSEG_VENV": str(Path(sys.executable).parents[1]),
+    # The stub records the allocator settings the script's processes inherit.
+    (tmp_path / "tools/setup_env.sh").write_text(
+        "printenv MALLOC_TRIM_THRESHOLD_ MALLOC_MMAP_THRESHOLD_ > allocator.txt\n")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env = {**inherited, "FLEXSEG_VENV": str(Path(sys.executable).parents[1]),
            "FLEXSEG_DOCS_TINY": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO / "tests/docs/hooks"), str(REPO)]),
            "OMP_NUM_THREADS": "1"}
     result = subprocess.run(["bash", "tools/run_demo.sh"], cwd=tmp_path, env=env, text=True,
                             capture_output=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
+    # glibc keeps freed memory up to its limits (1 GiB trimmed, 32 MiB mmap threshold)
+    assert (tmp_path / "allocator.txt").read_text().split() == ["1073741824", "33554432"]
     work_dir = sandbox.root / "work_dirs" / Path(MAIN).stem
     assert (work_dir / f"iter_{tiny.TINY_ITERS}.pth").is_file()
     document = (work_dir / "multibudget_test.json").read_text()
